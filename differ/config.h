@@ -171,4 +171,8 @@ int cfg_resolve_secret(const struct cfg_secret *s, const char *what, char **out,
  * (secrets shown only by where they come from). */
 void cfg_dump(const struct cfg *c, FILE *out);
 
+/* Writes the Markdown reference of every key (docs/configuration.md), from the
+ * same table that drives parsing; for `snapdiff config doc`. */
+void cfg_doc(FILE *out);
+
 #endif

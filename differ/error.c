@@ -28,7 +28,7 @@ int sderr_prefix(struct sderr *e, const char *fmt, ...)
 	vsnprintf(head, sizeof(head), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", head, old);
+	snprintf(e->msg, sizeof(e->msg), "%.400s: %.600s", head, old);
 	return e->code;
 }
 
@@ -45,6 +45,7 @@ const char *sd_code_name(int code)
 	case SD_ERR_GUARD: return "guard";
 	case SD_ERR_SCHEMA: return "schema";
 	case SD_ERR_AUTH: return "auth";
+	case SD_ERR_INTERRUPTED: return "interrupted";
 	case SD_ERR_BUSY: return "busy";
 	}
 	return "unknown";

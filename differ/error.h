@@ -21,6 +21,7 @@ enum sd_code {
 	SD_ERR_GUARD = 7,     /* refused by a guard (mass delete); do not retry blindly  */
 	SD_ERR_SCHEMA = 8,    /* missing table, no primary key, unsupported type: permanent */
 	SD_ERR_AUTH = 9,      /* MariaDB refused the credentials: permanent               */
+	SD_ERR_INTERRUPTED = 10, /* stopped by SIGTERM/SIGINT before committing; retriable  */
 	SD_ERR_BUSY = 99,     /* another run holds the (database, table) lock: skipped   */
 };
 
