@@ -1,0 +1,56 @@
+/*
+ * sink — the table of sink types and opening/closing the configured set.
+ * With no sink configured, events go to stdout as JSON Lines (the embedded
+ * default), which is what `make demo` shows.
+ */
+#include "sink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct sink_ops *sink_types[] = {
+	&sink_jsonl_ops,
+	&sink_kafka_ops,
+};
+
+static const struct sink_ops *find_ops(enum cfg_sink_type type)
+{
+	const char *name = type == CFG_SINK_JSONL ? "jsonl" : type == CFG_SINK_KAFKA ? "kafka" : "";
+	for (size_t i = 0; i < sizeof(sink_types) / sizeof(sink_types[0]); i++)
+		if (strcmp(sink_types[i]->type, name) == 0)
+			return sink_types[i];
+	return NULL;
+}
+
+int sinks_open(const struct cfg *cfg, struct sink **out, size_t *n, struct sderr *e)
+{
+	static struct cfg_sink stdout_sink = { .type = CFG_SINK_JSONL, .name = (char *)"stdout",
+					       .path = (char *)"-" };
+	size_t count = cfg->n_sinks ? cfg->n_sinks : 1;
+	struct sink *s = xcalloc(count, sizeof(*s));
+	for (size_t i = 0; i < count; i++) {
+		const struct cfg_sink *conf = cfg->n_sinks ? &cfg->sinks[i] : &stdout_sink;
+		s[i].conf = conf;
+		s[i].ops = find_ops(conf->type);
+		if (!s[i].ops) {
+			sinks_close(s, i);
+			return sderr_set(e, SD_ERR_CONFIG, "sink type %d is not built into this snapdiff", conf->type);
+		}
+		int rc = s[i].ops->open(&s[i].state, conf, cfg, e);
+		if (rc) {
+			sinks_close(s, i);
+			return rc;
+		}
+	}
+	*out = s;
+	*n = count;
+	return SD_OK;
+}
+
+void sinks_close(struct sink *sinks, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sinks[i].ops && sinks[i].ops->close)
+			sinks[i].ops->close(sinks[i].state);
+	free(sinks);
+}
