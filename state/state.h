@@ -102,8 +102,9 @@ struct st_run {
 int st_run_begin(struct st_db *s, const struct st_run *run, struct sderr *e);
 
 /* Pending changes of the running run: a new or replaced chunk (put) or the
- * removal of a live chunk (del). Buffered in an open SQLite transaction that
- * is committed every few MB so memory stays bounded. */
+ * removal of a live chunk (del). Buffered in memory and written in short
+ * transactions every few MB (never one long open transaction, which would
+ * hold SQLite's write lock while the engine reads MariaDB). */
 int st_pending_put(struct st_db *s, const char *run_id, const char *db, const char *tbl,
 		   const struct st_chunk *c, const void *data, size_t len, struct sderr *e);
 int st_pending_del(struct st_db *s, const char *run_id, const char *db, const char *tbl,
@@ -120,8 +121,9 @@ int st_run_commit(struct st_db *s, const struct st_run *run, uint64_t schema_has
 int st_run_end(struct st_db *s, const struct st_run *run, struct sderr *e);
 
 /* Per-table rows for `snapdiff status`: one callback per known table. The
- * last run (any status) and the last successful run are given as JSON
- * objects of the runs table's columns (borrowed for the call). */
+ * last run (any status) is given as a JSON object of the runs table's
+ * columns, with the last successful run nested as "last_ok" (borrowed for
+ * the call). */
 typedef void (*st_status_fn)(void *ctx, const char *db, const char *tbl,
 			     const struct st_table_info *info, const char *last_run_json);
 int st_status(struct st_db *s, st_status_fn fn, void *ctx, struct sderr *e);
