@@ -5,6 +5,7 @@
  * docs/exit-codes in README).
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,9 +289,22 @@ static void status_row(void *ctx, const char *db, const char *tbl, const struct 
 		snprintf(name, sizeof(name), "%s.%s", db, tbl);
 		if (lag >= 0)
 			snprintf(lagtxt, sizeof(lagtxt), "%.0fs", lag);
+		/* the last run in one short phrase: status, changes, error */
+		char last[512] = "-";
+		json_t *lr = last_run_json ? json_loads(last_run_json, 0, NULL) : NULL;
+		if (json_is_object(lr)) {
+			json_t *cn = json_object_get(lr, "counts");
+			const char *st = json_string_value(json_object_get(lr, "status"));
+			const char *er = json_string_value(json_object_get(lr, "error"));
+			snprintf(last, sizeof(last), "%s +%lld ~%lld -%lld%s%.400s", st ? st : "?",
+				 (long long)json_integer_value(json_object_get(cn, "inserted")),
+				 (long long)json_integer_value(json_object_get(cn, "updated")),
+				 (long long)json_integer_value(json_object_get(cn, "deleted")),
+				 er ? ": " : "", er ? er : "");
+		}
+		json_decref(lr);
 		printf("%-32s %6lld %12lld %8lld %20s %10s  %s\n", name, (long long)info->generation,
-		       (long long)info->rows, (long long)info->chunks, when, lagtxt,
-		       last_run_json ? last_run_json : "-");
+		       (long long)info->rows, (long long)info->chunks, when, lagtxt, last);
 	}
 	s->n++;
 }
