@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,22 @@
 #include "spool.h"
 
 #define BUFFER_BUDGET ((size_t)64 << 20)
+
+/* Test hook: SNAPDIFF_FAULT=kill-after-rows:N or kill-before-commit makes the
+ * process SIGKILL itself at that point, so crash safety is tested at exact
+ * places (tests/integration/test_crash.py) and not only by timing. */
+static void fault_point(const char *point, int64_t rows)
+{
+	const char *f = getenv("SNAPDIFF_FAULT");
+	if (!f)
+		return;
+	size_t n = strlen(point);
+	if (strncmp(f, point, n) != 0)
+		return;
+	if (f[n] == ':' && rows < strtoll(f + n + 1, NULL, 10))
+		return;
+	kill(getpid(), SIGKILL);
+}
 
 static double now(void)
 {
@@ -200,6 +217,7 @@ static int take_row(struct ctx *x, const unsigned char *row, size_t rlen, size_t
 	unsigned char hash[16];
 	enc_hash128(row, hashed_len, hash);
 	x->n->rows_scanned++;
+	fault_point("kill-after-rows", x->n->rows_scanned);
 	x->n->bytes_read += (int64_t)rlen;
 	if (x->merging)
 		return merge_row(x, key, klen, hash, row, rlen);
@@ -556,8 +574,11 @@ int run_table(struct run_env *env, const char *db, const struct cfg_table *tc, s
 			res->status = "skipped";
 		goto done;
 	}
-	if ((rc = src_introspect(env->src, db, tc->name, tc, &t, e)))
+	if ((rc = src_introspect(env->src, db, tc->name, tc, &t, e))) {
+		if (rc == SD_ERR_CONFIG)
+			sderr_prefix(e, "%s:%d", cfg->path, tc->line);
 		goto done;
+	}
 	x.t = t;
 	if ((rc = st_table_get(env->st, db, tc->name, &info, &found, e)))
 		goto done;
@@ -681,6 +702,7 @@ chunks_done:
 	if ((rc = deliver(&x)))
 		goto done;
 
+	fault_point("kill-before-commit", 0);
 	res->n.seconds = mono() - m_start;
 	run_counts_json(&json, &res->n);
 	buf_addch(&json, '}');

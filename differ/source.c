@@ -326,8 +326,8 @@ int src_introspect(struct src_conn *c, const char *db, const char *tbl,
 			if (strcasecmp(all[j].name, name) == 0)
 				break;
 		if (j == nall) {
-			rc = sderr_set(e, SD_ERR_CONFIG, "%s:%d: table '%s': column '%s' named in %s does not exist in '%s.%s'",
-				       "config", tc->line, tbl, name,
+			rc = sderr_set(e, SD_ERR_CONFIG, "table '%s': column '%s' named in %s does not exist in '%s.%s'",
+				       tbl, name,
 				       i < tc->n_ignore ? "ignore_columns" : "exclude_columns", db, tbl);
 			goto fail;
 		}
@@ -368,8 +368,8 @@ int src_introspect(struct src_conn *c, const char *db, const char *tbl,
 			int excluded = in_list(tc->exclude_columns, tc->n_exclude, all[j].name);
 			int ignored = in_list(tc->ignore_columns, tc->n_ignore, all[j].name);
 			if ((excluded || ignored) && all[j].pk_pos) {
-				rc = sderr_set(e, SD_ERR_CONFIG, "config:%d: table '%s': primary key column '%s' cannot be ignored or excluded",
-					       tc->line, tbl, all[j].name);
+				rc = sderr_set(e, SD_ERR_CONFIG, "table '%s': primary key column '%s' cannot be ignored or excluded",
+					       tbl, all[j].name);
 				for (size_t i = 0; i < npk; i++)
 					free(pknames[i]);
 				free(pknames);
