@@ -51,7 +51,7 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
-void buf_grow(struct buf *b, size_t extra)
+void buf_grow_slow(struct buf *b, size_t extra)
 {
 	size_t need = b->len + extra + 1;
 	if (need <= b->cap)
@@ -61,15 +61,6 @@ void buf_grow(struct buf *b, size_t extra)
 		cap *= 2;
 	b->p = xrealloc(b->p, cap);
 	b->cap = cap;
-}
-
-void buf_add(struct buf *b, const void *data, size_t n)
-{
-	buf_grow(b, n);
-	if (n)
-		memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
 }
 
 void buf_addstr(struct buf *b, const char *s)
@@ -105,7 +96,7 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-void buf_add_varint(struct buf *b, uint64_t v)
+void buf_add_varint_slow(struct buf *b, uint64_t v)
 {
 	unsigned char tmp[10];
 	size_t n = 0;

@@ -21,14 +21,39 @@ struct buf {
 
 #define BUF_INIT { NULL, 0, 0 }
 
-void buf_grow(struct buf *b, size_t extra);
-void buf_add(struct buf *b, const void *data, size_t n);
+void buf_grow_slow(struct buf *b, size_t extra);
+
+/* Makes room for extra more bytes (plus the NUL). */
+static inline void buf_grow(struct buf *b, size_t extra)
+{
+	if (b->len + extra + 1 > b->cap)
+		buf_grow_slow(b, extra);
+}
+
+static inline void buf_add(struct buf *b, const void *data, size_t n)
+{
+	buf_grow(b, n);
+	if (n)
+		__builtin_memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
 void buf_addstr(struct buf *b, const char *s);
 void buf_addch(struct buf *b, char c);
 void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 /* LEB128 unsigned varint. */
-void buf_add_varint(struct buf *b, uint64_t v);
+void buf_add_varint_slow(struct buf *b, uint64_t v);
+static inline void buf_add_varint(struct buf *b, uint64_t v)
+{
+	if (v < 0x80) {
+		buf_grow(b, 1);
+		b->p[b->len++] = (char)v;
+		b->p[b->len] = '\0';
+		return;
+	}
+	buf_add_varint_slow(b, v);
+}
 void buf_add_be64(struct buf *b, uint64_t v);
 /* Empties the buffer, keeps the allocation. */
 void buf_reset(struct buf *b);

@@ -24,13 +24,20 @@ void enc_put_null(struct buf *b)
 
 static void put_tag_be(struct buf *b, enum enc_kind k, uint64_t v, int n)
 {
-	unsigned char tmp[9];
-	tmp[0] = (unsigned char)k;
-	for (int i = n; i >= 1; i--) {
-		tmp[i] = v & 0xff;
-		v >>= 8;
+	buf_grow(b, 9);
+	unsigned char *p = (unsigned char *)b->p + b->len;
+	p[0] = (unsigned char)k;
+	if (n == 8) {
+		uint64_t be = __builtin_bswap64(v);
+		memcpy(p + 1, &be, 8);
+	} else {
+		for (int i = n; i >= 1; i--) {
+			p[i] = v & 0xff;
+			v >>= 8;
+		}
 	}
-	buf_add(b, tmp, (size_t)n + 1);
+	b->len += (size_t)n + 1;
+	b->p[b->len] = '\0';
 }
 
 void enc_put_int(struct buf *b, int64_t v)
