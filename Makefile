@@ -77,10 +77,15 @@ unit: $(BUILD)/unit-tests
 integration: snapdiff
 	@tests/lib/run-integration.sh
 
+# The unit tests run twice (plain and under ASan/UBSan); the integration tests
+# drive the sanitized binary, so a leak or undefined behaviour on a real
+# MariaDB path fails the build.
 test: deps
 	$(MAKE) snapdiff $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
-	@tests/lib/run-integration.sh
+	$(MAKE) SANITIZE=address,undefined build-san/snapdiff build-san/unit-tests
+	build-san/unit-tests
+	SNAPDIFF_BIN=$(CURDIR)/build-san/snapdiff tests/lib/run-integration.sh
 
 demo: deps
 	$(MAKE) snapdiff

@@ -17,7 +17,7 @@ export PYTHONDONTWRITEBYTECODE=1
 
 cd "$ROOT"
 set +e
-"$PY" -m pytest tests/integration -q -ra -p no:cacheprovider "$@"
+"$PY" -m pytest tests/integration tests/lake -q -ra -p no:cacheprovider "$@"
 rc=$?
 set -e
 # pytest exits 5 when it collected no test: that is a failure here too.
