@@ -163,7 +163,7 @@ static int cmd_run(int argc, char **argv)
 	for (size_t d = 0; !rc && d < cfg->n_databases; d++) {
 		if (!in_filter(dbs, ndb, cfg->databases[d]))
 			continue;
-		for (size_t i = 0; i < cfg->n_tables; i++) {
+		for (size_t i = 0; !rc && i < cfg->n_tables; i++) {
 			const struct cfg_table *tc = &cfg->tables[i];
 			if (!in_filter(tbls, ntbl, tc->name))
 				continue;
@@ -174,6 +174,19 @@ static int cmd_run(int argc, char **argv)
 			nrun++;
 			if (env.progress_fn)
 				fputc('\n', stderr);
+			/* a failed run may leave the session mid-result or broken:
+			 * the next table gets a fresh connection */
+			if (r && r != SD_ERR_BUSY) {
+				struct sderr ce;
+				src_close(src);
+				src = NULL;
+				if (src_connect(cfg, &src, &ce) == SD_OK)
+					env.src = src;
+				else {
+					rc = ce.code;
+					e = ce;
+				}
+			}
 			if (r == SD_ERR_BUSY)
 				nskipped++;
 			else if (r && !first_fail)

@@ -25,7 +25,7 @@
 
 struct src_conn {
 	MYSQL *my;
-	const struct sd_table *cached_for;
+	uint64_t cached_for;      /* sd_table.serial the statements were prepared for */
 	MYSQL_STMT *stmts[SHAPES];
 	int *params[SHAPES];      /* per placeholder: index into t->pk */
 	size_t nparams[SHAPES];
@@ -163,7 +163,7 @@ static void drop_stmts(struct src_conn *c)
 		c->params[i] = NULL;
 		c->nparams[i] = 0;
 	}
-	c->cached_for = NULL;
+	c->cached_for = 0;
 }
 
 static void scan_free(struct src_scan *s);
@@ -356,7 +356,9 @@ int src_introspect(struct src_conn *c, const char *db, const char *tbl,
 	mysql_free_result(r);
 	r = NULL;
 
+	static uint64_t serials;
 	struct sd_table *t = xcalloc(1, sizeof(*t));
+	t->serial = ++serials;
 	t->db = xstrdup(db);
 	t->name = xstrdup(tbl);
 	t->cols = xcalloc(nall, sizeof(*t->cols));
@@ -567,9 +569,14 @@ static void add_where(struct buf *q, const struct sd_table *t, int has_lo, int h
 
 static int prepare_shape(struct src_conn *c, const struct sd_table *t, int shape, struct sderr *e)
 {
-	if (c->cached_for != t)
+	if (c->cached_for != t->serial) {
 		drop_stmts(c);
-	c->cached_for = t;
+		if (c->scan) {
+			scan_free(c->scan);
+			c->scan = NULL;
+		}
+	}
+	c->cached_for = t->serial;
 	if (c->stmts[shape])
 		return SD_OK;
 	int has_lo = shape & 1, has_hi = shape & 2, has_limit = shape & 4;
@@ -755,10 +762,6 @@ int src_scan_open(struct src_conn *c, const struct sd_table *t,
 	if (rc)
 		return rc;
 	struct src_scan *s = c->scan;
-	if (s && s->t != t) {
-		scan_free(s);
-		s = c->scan = NULL;
-	}
 	if (!s) {
 		s = c->scan = xcalloc(1, sizeof(*s));
 		s->c = c;
@@ -805,10 +808,17 @@ int src_scan_open(struct src_conn *c, const struct sd_table *t,
 		return sderr_prefix(e, "'%s.%s'", t->db, t->name), rc;
 	}
 	free(pb);
-	if (mysql_stmt_field_count(s->st) != t->ncols)
+	if (mysql_stmt_field_count(s->st) != t->ncols) {
+		mysql_stmt_free_result(s->st);
+		mysql_stmt_reset(s->st);
 		return sderr_set(e, SD_ERR_SCHEMA, "'%s.%s' changed shape during the run", t->db, t->name);
-	if (mysql_stmt_bind_result(s->st, s->res))
-		return stmt_fail(s->st, e, "binding result columns");
+	}
+	if (mysql_stmt_bind_result(s->st, s->res)) {
+		rc = stmt_fail(s->st, e, "binding result columns");
+		mysql_stmt_free_result(s->st);
+		mysql_stmt_reset(s->st);
+		return rc;
+	}
 	s->open = 1;
 	*out = s;
 	return SD_OK;

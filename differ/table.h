@@ -40,6 +40,8 @@ struct sd_table {
 	size_t *pk;               /* indexes into cols, in primary key order    */
 	size_t npk;
 	uint64_t schema_hash;     /* xxh3-64 of names, kinds and flags, in order */
+	uint64_t serial;          /* unique per introspection in this process: caches
+	                             key on it, never on the (reusable) address   */
 };
 
 void sd_table_free(struct sd_table *t);

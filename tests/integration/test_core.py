@@ -425,3 +425,18 @@ def test_large_blob_row(mariadb, tmp_path):
     assert r.rc == 0, r.stderr
     got = {e["key"]["id"]: from_json_value(e["after"]["b"]) for e in r.events}
     assert got[1] == payload and got[2] == b"small"
+
+
+def test_one_run_over_many_tables_survives_a_failing_table(mariadb, tmp_path):
+    """Regression: statements were cached by table address, which the next
+    table could reuse; and a failed table left the session out of sync."""
+    db = fresh_db(mariadb, "many", fixture="types.sql")
+    cfg = base_config(mariadb, tmp_path, [db], ["vbkey", "ck", "nopk", "cikey", "alltypes", "ukonly"])
+    r = run_snapdiff(cfg, "run")
+    assert r.rc == 8, r.stderr
+    by = {t["table"]: t for t in r.summary["tables"]}
+    assert by["nopk"]["status"] == "failed" and by["ukonly"]["status"] == "failed"
+    for t in ("vbkey", "ck", "cikey", "alltypes"):
+        n = mariadb.sql(f"SELECT COUNT(*) FROM `{db}`.`{t}`")[0][0]
+        assert by[t]["status"] == "ok" and by[t]["inserted"] == n, t
+        assert len([e for e in r.events if e["table"] == t]) == n

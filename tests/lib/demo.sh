@@ -91,18 +91,67 @@ demo_edits() {
     "${w[@]}" delete "${c[@]}" --page-id 4
 }
 
+# Runs snapdiff; the JSON summary goes to the screen, pretty-printed.
+demo_run() {
+    show "snapdiff run --config $CONFIG $*"
+    "$SNAPDIFF" run --config "$CONFIG" --quiet "$@" | "$PY" -c '
+import json, sys
+s = json.loads(sys.stdin.read().strip().splitlines()[-1])
+print("status %s: %d rows scanned in %d chunks (%d unchanged), +%d inserted ~%d updated -%d deleted, %.2fs"
+      % (s["status"], s["rows_scanned"], s["chunks"], s["chunks_unchanged"], s["inserted"],
+         s["updated"], s["deleted"], s["seconds"]))
+for t in s["tables"]:
+    if t["inserted"] or t["updated"] or t["deleted"] or t["status"] != "ok":
+        print("  %-14s %-8s +%-6d ~%-6d -%-6d run %s" % (t["table"], t["status"], t["inserted"],
+              t["updated"], t["deleted"], t["run_id"]))'
+}
+
+# Prints the events of the last run, one line each, and one full event.
+demo_show_events() {
+    say "the change events of the second run ($DEMO_DIR/events.jsonl)"
+    "$PY" - "$DEMO_DIR/events.jsonl" "$1" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]
+evs = [json.loads(l) for l in lines]
+for e in evs:
+    img = e.get("after") or {}
+    hint = ""
+    for col in ("page_title", "rev_page", "ar_title", "comment_text", "log_type"):
+        if col in img:
+            hint = "%s=%s" % (col, json.dumps(img[col], ensure_ascii=False)[:40])
+            break
+    print("%-6s %-10s %-40s %s" % (e["op"], e["table"], json.dumps(e["key"]), hint))
+print("\none event in full:")
+pick = next((e for e in evs if e["table"] == "page" and e["op"] == "update"), evs[0] if evs else None)
+if pick:
+    print(json.dumps(pick, indent=2, ensure_ascii=False))
+PY
+}
+
 demo_main() {
-    [[ -x "$SNAPDIFF" ]] || echo "demo: note: $SNAPDIFF is not built yet (make snapdiff)" >&2
+    [[ -x "$SNAPDIFF" ]] || { echo "demo: $SNAPDIFF is not built (make snapdiff)" >&2; exit 1; }
     trap demo_stop_db EXIT
     demo_start_db
     demo_load
     demo_config
-    say "first run: the initial snapshot (every row an insert)"
-    show "$SNAPDIFF run --config $CONFIG"
+    show "snapdiff config check --config $CONFIG"
+    "$SNAPDIFF" config check --config "$CONFIG" >/dev/null
+    say "first run: the initial snapshot (every row an insert event)"
+    demo_run
+    local before
+    before=$(wc -l <"$DEMO_DIR/events.jsonl")
+    say "a run with no changes: every chunk is recognised by one hash comparison"
+    demo_run
     demo_edits
-    say "second run: only what changed"
-    show "$SNAPDIFF run --config $CONFIG"
-    show "tail $DEMO_DIR/events.jsonl"
+    say "second run after the wiki activity: only what changed"
+    demo_run
+    demo_show_events "$before"
+    say "state"
+    show "snapdiff status --config $CONFIG"
+    "$SNAPDIFF" status --config "$CONFIG"
+    if [[ -x "$SNAPDIFF" ]] && [[ -n "${DEMO_KAFKA:-}" ]]; then
+        say "(Kafka: set sinks to a kafka sink in $CONFIG to emit the same events to a broker)"
+    fi
 }
 
 demo_main "$@"
