@@ -260,6 +260,9 @@ struct st_db {
 	 * rows, so committing the run would lose changes. Cleared by the next
 	 * st_run_begin / st_run_end. */
 	bool lost;
+	/* Inside st_batch_begin: the outer BEGIN IMMEDIATE is open and every
+	 * function's own transaction becomes a savepoint within it. */
+	bool batch;
 };
 
 struct st_chunk_iter {
@@ -352,12 +355,18 @@ static int simple(struct st_db *s, enum sid id)
 
 static void rollback(struct st_db *s)
 {
+	if (s->batch) {
+		sqlite3_exec(s->db, "ROLLBACK TO sd_step; RELEASE sd_step", NULL, NULL, NULL);
+		return;
+	}
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 static int tx_begin(struct st_db *s, bool durable)
 {
+	if (s->batch)
+		return sqlite3_exec(s->db, "SAVEPOINT sd_step", NULL, NULL, NULL);
 	if (simple(s, durable ? S_SYNC_FULL : S_SYNC_NORMAL))
 		return SQLITE_ERROR;
 	return simple(s, S_BEGIN);
@@ -365,6 +374,8 @@ static int tx_begin(struct st_db *s, bool durable)
 
 static int tx_commit(struct st_db *s)
 {
+	if (s->batch)
+		return sqlite3_exec(s->db, "RELEASE sd_step", NULL, NULL, NULL);
 	int rc = simple(s, S_COMMIT);
 	/* whatever happened, the next transaction starts from the durable default */
 	simple(s, S_SYNC_FULL);
@@ -1080,4 +1091,39 @@ sqlerr:
 	if (st)
 		done(st);
 	return SD_ERR_STATE;
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+int st_batch_begin(struct st_db *s, struct sderr *e)
+{
+	if (s->batch)
+		return fail(s, e, "a batch is already open", "starting a batch");
+	if (flush(s, e))
+		return SD_ERR_STATE;
+	if (simple(s, S_SYNC_FULL) || simple(s, S_BEGIN))
+		return fail(s, e, NULL, "starting a batch");
+	s->batch = true;
+	return SD_OK;
+}
+
+int st_batch_commit(struct st_db *s, struct sderr *e)
+{
+	if (!s->batch)
+		return fail(s, e, "no batch is open", "committing a batch");
+	s->batch = false;
+	if (simple(s, S_COMMIT)) {
+		int rc = fail(s, e, NULL, "committing a batch");
+		rollback(s);
+		return rc;
+	}
+	return SD_OK;
+}
+
+void st_batch_abort(struct st_db *s)
+{
+	if (!s->batch)
+		return;
+	s->batch = false;
+	rollback(s);
 }

@@ -128,4 +128,13 @@ typedef void (*st_status_fn)(void *ctx, const char *db, const char *tbl,
 			     const struct st_table_info *info, const char *last_run_json);
 int st_status(struct st_db *s, st_status_fn fn, void *ctx, struct sderr *e);
 
+/* Batches: between st_batch_begin and st_batch_commit, st_run_commit and
+ * st_run_end calls are applied inside one SQLite transaction, so several
+ * tables' runs become visible together or not at all (a MediaWiki profile
+ * run commits page, revision, archive, ... atomically). st_batch_abort rolls
+ * all of them back. */
+int st_batch_begin(struct st_db *s, struct sderr *e);
+int st_batch_commit(struct st_db *s, struct sderr *e);
+void st_batch_abort(struct st_db *s);
+
 #endif

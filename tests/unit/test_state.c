@@ -860,3 +860,63 @@ TEST(state_sqlite_open_statement_facts)
 	sqlite3_close(b);
 	tmp_clean(&t);
 }
+
+/* Begins gen of db.tbl with n chunks pending; the caller commits. */
+static int stage_n(struct st_db *s, const char *db, const char *tbl, int gen, int n,
+		   struct st_run *r, char *run_id, struct sderr *e)
+{
+	char hi[32];
+	struct buf d = BUF_INIT;
+	snprintf(run_id, 64, "%s.%s.%d", db, tbl, gen);
+	*r = mkrun(run_id, db, tbl, gen);
+	int rc = st_run_begin(s, r, e);
+	for (int i = 0; !rc && i < n; i++) {
+		snprintf(hi, sizeof(hi), "k%08d", i);
+		struct st_chunk c = mk((int64_t)(i + 1) * STEP, i == n - 1 ? NULL : hi, 10,
+				       (unsigned char)gen);
+		fill(&d, c.seq, gen, 100);
+		rc = st_pending_put(s, run_id, db, tbl, &c, d.p, d.len, e);
+	}
+	buf_release(&d);
+	r->status = "ok";
+	return rc;
+}
+
+TEST(state_batch_commits_tables_together_or_not_at_all)
+{
+	struct tmp t;
+	tmp_make(&t);
+	struct st_db *s;
+	struct sderr e = { 0 };
+	CHECK(st_open(t.path, &s, &e) == SD_OK);
+	struct st_run rp, rr;
+	char idp[64], idr[64];
+	CHECK(stage_n(s, "w", "page", 1, 3, &rp, idp, &e) == SD_OK);
+	CHECK(stage_n(s, "w", "revision", 1, 5, &rr, idr, &e) == SD_OK);
+	CHECK(st_batch_begin(s, &e) == SD_OK);
+	CHECK(st_run_commit(s, &rp, 1, "[]", &e) == SD_OK);
+	CHECK(st_run_commit(s, &rr, 1, "[]", &e) == SD_OK);
+	/* nothing is visible to another connection before the batch commits */
+	CHECK(raw_int(t.path, "SELECT COUNT(*) FROM chunks") == 0);
+	CHECK(st_batch_commit(s, &e) == SD_OK);
+	CHECK(verify_n(s, "w", "page", 1, 3, 100, 1) == 0);
+	CHECK(verify_n(s, "w", "revision", 1, 5, 100, 1) == 0);
+
+	/* generation 2: page commits, revision's commit fails (wrong base), abort */
+	CHECK(stage_n(s, "w", "page", 2, 4, &rp, idp, &e) == SD_OK);
+	CHECK(stage_n(s, "w", "revision", 2, 2, &rr, idr, &e) == SD_OK);
+	rr.generation = 7;
+	CHECK(st_batch_begin(s, &e) == SD_OK);
+	CHECK(st_run_commit(s, &rp, 1, "[]", &e) == SD_OK);
+	CHECK(st_run_commit(s, &rr, 1, "[]", &e) == SD_ERR_STATE);
+	st_batch_abort(s);
+	CHECK(verify_n(s, "w", "page", 1, 3, 100, 1) == 0);
+	CHECK(verify_n(s, "w", "revision", 1, 5, 100, 1) == 0);
+	bool found;
+	struct st_table_info info;
+	CHECK(st_table_get(s, "w", "page", &info, &found, &e) == SD_OK && found);
+	CHECK_INT(info.generation, 1);
+	st_table_info_release(&info);
+	st_close(s);
+	tmp_clean(&t);
+}
