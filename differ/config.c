@@ -41,7 +41,7 @@ enum ktype {
 	K_SECRET_PLAIN, /* the tempting key (`password`) that is refused */
 };
 
-enum section { S_ROOT, S_SOURCE, S_STATE, S_TABLE, S_SINK, S_LAKE, S_SCHEDULER, S_COUNT };
+enum section { S_ROOT, S_SOURCE, S_STATE, S_TABLE, S_SINK, S_LAKE, S_SCHEDULER, S_MEDIAWIKI, S_COUNT };
 
 enum {
 	F_PATH = 1 << 0,     /* relative values are resolved against the file's directory */
@@ -135,6 +135,8 @@ static const struct key keys[] = {
 	  .doc = "The Iceberg mirror and changelog written next to the events." },
 	{ S_ROOT, "scheduler", K_SECTION, .child = S_SCHEDULER,
 	  .doc = "The `snapdiff scheduler` daemon: its HTTP endpoint and concurrency limits." },
+	{ S_ROOT, "mediawiki", K_SECTION, .child = S_MEDIAWIKI,
+	  .doc = "The MediaWiki profile: page_change events derived from the row diffs of one run." },
 
 	/* source */
 	{ S_SOURCE, "host", K_STR, O(cfg_source, host), .def = "127.0.0.1",
@@ -276,6 +278,14 @@ static const struct key keys[] = {
 	  .doc = "Runs at the same time against one source host." },
 	{ S_SCHEDULER, "log_level", K_CHOICE, O(cfg_scheduler, log_level), .def = "info", .choices = log_choices,
 	  .doc = "Least severe log level written." },
+
+	/* mediawiki */
+	{ S_MEDIAWIKI, "page_change", K_BOOL, O(cfg_mediawiki, page_change), .def = "false",
+	  .doc = "Derive `mediawiki/page/change` events from each run. All tables of a database then run inside one snapshot and commit together; page, revision and archive keep row images." },
+	{ S_MEDIAWIKI, "stream", K_STR, O(cfg_mediawiki, stream), .def = "mediawiki.page_change.v1",
+	  .doc = "Stream name in the events' meta.stream, and the Kafka topic (prefixed by topic_prefix when set)." },
+	{ S_MEDIAWIKI, "domains", K_MAP, O(cfg_mediawiki, domains), O(cfg_mediawiki, n_domains),
+	  .doc = "Database name to wiki domain (enwiki: en.wikipedia.org) for meta.domain; default: the database name." },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -1057,6 +1067,15 @@ static int parse_root(struct ctx *x, struct cfg *c, yaml_node_t *root)
 	finish_lake(x, &c->lake, lake_set & (UINT64_C(1) << key_bit(find_key(S_LAKE, "catalog_uri", 11))));
 	if (parse_section(x, "scheduler", S_SCHEDULER, &c->scheduler, SUB("scheduler"), NULL))
 		return -1;
+	if (parse_section(x, "mediawiki", S_MEDIAWIKI, &c->mediawiki, SUB("mediawiki"), NULL))
+		return -1;
+	/* the derivation needs before-images (a move's old title, a deleted
+	 * page's last state) */
+	if (c->mediawiki.page_change)
+		for (size_t i = 0; i < c->n_tables; i++)
+			if (!strcmp(c->tables[i].name, "page") || !strcmp(c->tables[i].name, "revision") ||
+			    !strcmp(c->tables[i].name, "archive"))
+				c->tables[i].keep_images = true;
 #undef SUB
 	return 0;
 }
@@ -1219,6 +1238,7 @@ void cfg_free(struct cfg *c)
 	free(c->sinks);
 	free_section(S_LAKE, &c->lake);
 	free_section(S_SCHEDULER, &c->scheduler);
+	free_section(S_MEDIAWIKI, &c->mediawiki);
 	free(c->path);
 	free(c);
 }
@@ -1472,6 +1492,8 @@ void cfg_dump(const struct cfg *c, FILE *out)
 	dump_section(out, S_LAKE, &c->lake, NULL, 2);
 	fputs("scheduler:\n", out);
 	dump_section(out, S_SCHEDULER, &c->scheduler, NULL, 2);
+	fputs("mediawiki:\n", out);
+	dump_section(out, S_MEDIAWIKI, &c->mediawiki, NULL, 2);
 }
 
 /* ---- reference documentation ---- */
@@ -1484,6 +1506,7 @@ static const char *const section_title[S_COUNT] = {
 	[S_SINK] = "`sinks`",
 	[S_LAKE] = "`lake`",
 	[S_SCHEDULER] = "`scheduler`",
+	[S_MEDIAWIKI] = "`mediawiki`",
 };
 
 static const char *const section_intro[S_COUNT] = {

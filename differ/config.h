@@ -133,6 +133,13 @@ struct cfg_scheduler {
 	char *log_level;        /* debug, info (default), warn, error                      */
 };
 
+struct cfg_mediawiki {
+	bool page_change;       /* derive page_change events (one snapshot per database) */
+	char *stream;           /* default "mediawiki.page_change.v1"                    */
+	struct cfg_kv *domains; /* database name -> wiki domain                          */
+	size_t n_domains;
+};
+
 struct cfg {
 	char *path;             /* the file this came from */
 	struct cfg_source source;
@@ -146,6 +153,7 @@ struct cfg {
 	size_t n_sinks;         /* no sinks: JSONL on stdout */
 	struct cfg_lake lake;
 	struct cfg_scheduler scheduler;
+	struct cfg_mediawiki mediawiki;
 };
 
 /* Parses the file at path. On error returns NULL and fills e (SD_ERR_CONFIG,

@@ -487,6 +487,9 @@ static int deliver(struct ctx *x)
 	int rc = spool_rewind(x->spool, x->e);
 	if (rc)
 		return rc;
+	/* spooled only for a profile (keep_spools): no sink wants a silent first run */
+	if (x->info.initial && x->tc->initial_events == CFG_INITIAL_NONE)
+		return SD_OK;
 	bool lake_only = x->info.initial && x->tc->initial_events == CFG_INITIAL_LAKE;
 	size_t begun = 0;
 	for (; begun < env->nsinks; begun++) {
@@ -532,224 +535,339 @@ fail:
 
 /* ---- the run ------------------------------------------------------------ */
 
-int run_table(struct run_env *env, const char *db, const struct cfg_table *tc, struct run_result *res)
-{
-	struct sderr err = { 0, "" };
-	struct sderr *e = &err;
-	const struct cfg *cfg = env->cfg;
-	double t_start = now(), m_start = mono();
-	memset(res, 0, sizeof(*res));
-	res->status = "failed";
+/* One table's run inside a group. */
+struct trun {
 	struct ctx x;
-	memset(&x, 0, sizeof(x));
-	x.env = env;
-	x.tc = tc;
-	x.db = db;
-	x.n = &res->n;
-	x.e = e;
-	x.target = tc->chunk_rows;
-	pack_init(&x.cur, tc->keep_images);
-
-	int lock_fd = -1, rc;
-	struct sd_table *t = NULL;
+	const struct cfg_table *tc;
+	struct run_result *res;
+	struct sderr err;
+	struct sd_table *t;
 	struct st_table_info info;
-	memset(&info, 0, sizeof(info));
-	bool found = false, begun = false, in_snapshot = false;
-	struct st_chunk_iter *it = NULL;
-	struct src_lineage lin;
-	memset(&lin, 0, sizeof(lin));
-	struct buf json = BUF_INIT, cols = BUF_INIT, lj = BUF_INIT;
+	bool found, begun;
+	int lock_fd;
 	struct st_run run;
-	memset(&run, 0, sizeof(run));
+	struct buf cols, lj, counts;
+};
 
-	if ((rc = take_lock(cfg->state_path, db, tc->name, &lock_fd, e))) {
+static void trun_fail(struct trun *r, int rc)
+{
+	if (!r->res->code) {
+		r->res->code = rc;
+		snprintf(r->res->error, sizeof(r->res->error), "%s", r->err.msg);
+		if (strcmp(r->res->status, "refused") != 0 && strcmp(r->res->status, "skipped") != 0)
+			r->res->status = "failed";
+	}
+}
+
+/* Lock, introspect, read state, record the run as begun, open the spool. */
+static int trun_prepare(struct run_env *env, const char *db, struct trun *r)
+{
+	const struct cfg *cfg = env->cfg;
+	struct ctx *x = &r->x;
+	struct sderr *e = &r->err;
+	int rc;
+	if ((rc = take_lock(cfg->state_path, db, r->tc->name, &r->lock_fd, e))) {
 		if (rc == SD_ERR_BUSY)
-			res->status = "skipped";
-		goto done;
+			r->res->status = "skipped";
+		return rc;
 	}
-	if ((rc = src_introspect(env->src, db, tc->name, tc, &t, e))) {
+	if ((rc = src_introspect(env->src, db, r->tc->name, r->tc, &r->t, e))) {
 		if (rc == SD_ERR_CONFIG)
-			sderr_prefix(e, "%s:%d", cfg->path, tc->line);
-		goto done;
+			sderr_prefix(e, "%s:%d", cfg->path, r->tc->line);
+		return rc;
 	}
-	x.t = t;
-	if ((rc = st_table_get(env->st, db, tc->name, &info, &found, e)))
-		goto done;
-	x.base_gen = found ? info.generation : 0;
-	snprintf(res->run_id, sizeof(res->run_id), "%s.%s.%lld", db, tc->name, (long long)x.base_gen + 1);
-	x.images_ok = tc->keep_images && (!found || info.schema_hash == t->schema_hash);
-	x.pushdown = tc->checksum_pushdown && !env->opts.full;
-	x.info.initial = x.base_gen == 0;
-	x.emit = !(x.info.initial && tc->initial_events == CFG_INITIAL_NONE);
+	x->t = r->t;
+	if ((rc = st_table_get(env->st, db, r->tc->name, &r->info, &r->found, e)))
+		return rc;
+	x->base_gen = r->found ? r->info.generation : 0;
+	snprintf(r->res->run_id, sizeof(r->res->run_id), "%s.%s.%lld", db, r->tc->name,
+		 (long long)x->base_gen + 1);
+	x->images_ok = r->tc->keep_images && (!r->found || r->info.schema_hash == r->t->schema_hash);
+	x->pushdown = r->tc->checksum_pushdown && !env->opts.full;
+	x->info.initial = x->base_gen == 0;
+	x->emit = !(x->info.initial && r->tc->initial_events == CFG_INITIAL_NONE) || env->keep_spools;
+	x->info.run_id = r->res->run_id;
+	x->info.db = db;
+	x->info.tbl = r->tc->name;
+	x->info.generation = x->base_gen + 1;
+	x->info.table = r->t;
 
-	run.run_id = res->run_id;
-	run.db = db;
-	run.tbl = tc->name;
-	run.generation = x.base_gen + 1;
-	run.started = t_start;
-	run.status = "running";
-	if ((rc = st_run_begin(env->st, &run, e)))
-		goto done;
-	begun = true;
-	if ((rc = st_chunks_respace(env->st, db, tc->name, e)))
-		goto done;
-
-	if ((rc = src_snapshot_begin(env->src, &lin, e)))
-		goto done;
-	in_snapshot = true;
-	x.info.run_id = res->run_id;
-	x.info.db = db;
-	x.info.tbl = tc->name;
-	x.info.generation = x.base_gen + 1;
-	x.info.table = t;
-	x.info.gtid_binlog_pos = lin.gtid_binlog_pos;
-	x.info.gtid_current_pos = lin.gtid_current_pos;
-	x.info.snapshot_time = lin.snapshot_time;
-	x.info.snapshot_ms = lin.snapshot_ms;
-	snprintf(res->snapshot_time, sizeof(res->snapshot_time), "%s", lin.snapshot_time);
-	snprintf(res->gtid, sizeof(res->gtid), "%s", lin.gtid_binlog_pos);
-
+	r->run.run_id = r->res->run_id;
+	r->run.db = db;
+	r->run.tbl = r->tc->name;
+	r->run.generation = x->base_gen + 1;
+	r->run.started = now();
+	r->run.status = "running";
+	if ((rc = st_run_begin(env->st, &r->run, e)))
+		return rc;
+	r->begun = true;
+	if ((rc = st_chunks_respace(env->st, db, r->tc->name, e)))
+		return rc;
 	struct buf spool_dir = BUF_INIT;
 	buf_addf(&spool_dir, "%s.spool", cfg->state_path);
-	rc = spool_create(spool_dir.p, res->run_id, &x.spool, e);
+	rc = spool_create(spool_dir.p, r->res->run_id, &x->spool, e);
 	buf_release(&spool_dir);
-	if (rc)
-		goto done;
+	return rc;
+}
 
-	/* walk the stored chunks with one of look-ahead (pieces need the next seq) */
-	if ((rc = st_chunks_open(env->st, db, tc->name, &it, e)))
-		goto done;
+/* Walks the stored chunks with one of look-ahead (pieces need the next seq). */
+static int trun_scan(struct run_env *env, const char *db, struct trun *r)
+{
+	struct ctx *x = &r->x;
+	struct sderr *e = &r->err;
+	struct st_chunk_iter *it = NULL;
+	int rc = st_chunks_open(env->st, db, r->tc->name, &it, e);
+	if (rc)
+		return rc;
 	struct st_chunk curc, nextc;
 	struct buf cur_hi = BUF_INIT, next_hi = BUF_INIT, lo = BUF_INIT;
 	bool have_lo = false;
-	int r = st_chunks_next(it, &nextc, e);
-	if (r < 0) {
-		rc = -r;
-		goto chunks_done;
+	int n = st_chunks_next(it, &nextc, e);
+	if (n < 0) {
+		rc = -n;
+		goto out;
 	}
-	if (r == 0) {
-		rc = process_range(&x, NULL, 0, NULL, 0, INT64_MAX);
-		goto chunks_done;
+	if (n == 0) {
+		rc = process_range(x, NULL, 0, NULL, 0, INT64_MAX);
+		goto out;
 	}
 	if (nextc.hi)
 		buf_add(&next_hi, nextc.hi, nextc.hi_len);
-	while (r > 0) {
+	while (n > 0) {
 		curc = nextc;
 		buf_reset(&cur_hi);
 		if (nextc.hi)
 			buf_add(&cur_hi, next_hi.p, next_hi.len);
 		curc.hi = nextc.hi ? (unsigned char *)cur_hi.p : NULL;
-		r = st_chunks_next(it, &nextc, e);
-		if (r < 0) {
-			rc = -r;
+		n = st_chunks_next(it, &nextc, e);
+		if (n < 0) {
+			rc = -n;
 			break;
 		}
 		buf_reset(&next_hi);
-		if (r > 0 && nextc.hi)
+		if (n > 0 && nextc.hi)
 			buf_add(&next_hi, nextc.hi, nextc.hi_len);
-		int64_t seq_hi = r > 0 ? nextc.seq : INT64_MAX;
-		rc = process_range(&x, have_lo ? (unsigned char *)lo.p : NULL, lo.len, &curc, curc.seq, seq_hi);
+		int64_t seq_hi = n > 0 ? nextc.seq : INT64_MAX;
+		rc = process_range(x, have_lo ? (unsigned char *)lo.p : NULL, lo.len, &curc, curc.seq, seq_hi);
 		if (rc)
 			break;
 		if (!curc.hi) {
-			if (r > 0)
+			if (n > 0)
 				rc = sderr_set(e, SD_ERR_STATE, "'%s.%s': state has a chunk after the open-ended one",
-					       db, tc->name);
+					       db, r->tc->name);
 			break;
 		}
 		buf_reset(&lo);
 		buf_add(&lo, cur_hi.p, cur_hi.len);
 		have_lo = true;
 		if (env->progress_fn)
-			env->progress_fn(env->progress_ctx, db, tc->name, x.n);
+			env->progress_fn(env->progress_ctx, db, r->tc->name, x->n);
 	}
-chunks_done:
+out:
 	buf_release(&cur_hi);
 	buf_release(&next_hi);
 	buf_release(&lo);
 	st_chunks_close(it);
-	it = NULL;
-	if (rc)
-		goto done;
-	src_snapshot_end(env->src);
-	in_snapshot = false;
+	return rc;
+}
 
-	int64_t stored_rows = found ? info.rows : 0;
-	res->n.rows_after = stored_rows + res->n.inserted - res->n.deleted;
-	/* the guard: a short read never gets here (scan errors abort above), but
-	 * a truncated or wrongly restored source table would */
-	if (!env->opts.allow_mass_delete && stored_rows >= tc->guard_min_rows &&
-	    (double)res->n.deleted > tc->max_delete_fraction * (double)stored_rows) {
-		rc = sderr_set(e, SD_ERR_GUARD,
-			       "'%s.%s': refusing to commit %lld deletes out of %lld rows (%.1f%% > max_delete_fraction %.1f%%); "
-			       "rerun with --allow-mass-delete if this is intended",
-			       db, tc->name, (long long)res->n.deleted, (long long)stored_rows,
-			       100.0 * (double)res->n.deleted / (double)stored_rows, 100.0 * tc->max_delete_fraction);
-		res->status = "refused";
-		goto done;
-	}
-	if (env->opts.dry_run) {
-		res->status = "dry-run";
-		goto done;
-	}
-	if ((rc = deliver(&x)))
-		goto done;
+/* The guard: a short read never gets here (scan errors abort before), but a
+ * truncated or wrongly restored source table would. */
+static int trun_guard(struct run_env *env, const char *db, struct trun *r)
+{
+	const struct cfg_table *tc = r->tc;
+	struct run_counts *n = &r->res->n;
+	int64_t stored = r->found ? r->info.rows : 0;
+	n->rows_after = stored + n->inserted - n->deleted;
+	if (env->opts.allow_mass_delete || stored < tc->guard_min_rows ||
+	    (double)n->deleted <= tc->max_delete_fraction * (double)stored)
+		return SD_OK;
+	r->res->status = "refused";
+	return sderr_set(&r->err, SD_ERR_GUARD,
+			 "'%s.%s': refusing to commit %lld deletes out of %lld rows (%.1f%% > max_delete_fraction %.1f%%); "
+			 "rerun with --allow-mass-delete if this is intended",
+			 db, tc->name, (long long)n->deleted, (long long)stored,
+			 100.0 * (double)n->deleted / (double)stored, 100.0 * tc->max_delete_fraction);
+}
 
-	fault_point("kill-before-commit", 0);
-	res->n.seconds = mono() - m_start;
-	run_counts_json(&json, &res->n);
-	buf_addch(&json, '}');
-	struct buf counts = BUF_INIT;
-	buf_addch(&counts, '{');
-	buf_add(&counts, json.p, json.len);
-	columns_json(&cols, t);
-	lineage_json(&lj, &lin);
-	run.finished = now();
-	run.status = "ok";
-	run.lineage_json = lj.p;
-	run.counts_json = counts.p;
-	rc = st_run_commit(env->st, &run, t->schema_hash, cols.p, e);
-	buf_release(&counts);
+static int trun_commit(struct run_env *env, struct trun *r, const struct src_lineage *lin, double m_start)
+{
+	r->res->n.seconds = mono() - m_start;
+	buf_addch(&r->counts, '{');
+	run_counts_json(&r->counts, &r->res->n);
+	buf_addch(&r->counts, '}');
+	columns_json(&r->cols, r->t);
+	lineage_json(&r->lj, lin);
+	r->run.finished = now();
+	r->run.status = "ok";
+	r->run.lineage_json = r->lj.p;
+	r->run.counts_json = r->counts.p;
+	return st_run_commit(env->st, &r->run, r->t->schema_hash, r->cols.p, &r->err);
+}
+
+/* Records the outcome of a run that did not commit, and frees everything. */
+static void trun_finish(struct run_env *env, struct trun *r, const struct src_lineage *lin, double m_start)
+{
+	struct ctx *x = &r->x;
+	r->res->n.seconds = mono() - m_start;
+	if (r->begun) {
+		struct buf counts = BUF_INIT;
+		buf_addch(&counts, '{');
+		run_counts_json(&counts, &r->res->n);
+		buf_addch(&counts, '}');
+		if (!r->lj.len && lin && lin->snapshot_time[0])
+			lineage_json(&r->lj, lin);
+		r->run.finished = now();
+		r->run.status = r->res->status;
+		r->run.error = r->res->code ? r->res->error : NULL;
+		r->run.counts_json = counts.p;
+		r->run.lineage_json = r->lj.len ? r->lj.p : NULL;
+		struct sderr e2;
+		st_run_end(env->st, &r->run, &e2);
+		buf_release(&counts);
+	}
+	if (x->spool)
+		spool_destroy(x->spool);
+	st_table_info_release(&r->info);
+	sd_table_free(r->t);
+	pack_release(&x->cur);
+	buf_release(&x->held);
+	buf_release(&x->held_list);
+	buf_release(&x->blob);
+	buf_release(&x->stored_blob);
+	buf_release(&r->cols);
+	buf_release(&r->lj);
+	buf_release(&r->counts);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
+}
+
+int run_group(struct run_env *env, const char *db, const struct cfg_table *const *tcs, size_t n,
+	      struct run_result *res)
+{
+	double m_start = mono();
+	struct trun *tr = xcalloc(n ? n : 1, sizeof(*tr));
+	struct src_lineage lin;
+	memset(&lin, 0, sizeof(lin));
+	bool in_snapshot = false, in_batch = false;
+	int rc = SD_OK;
+	size_t bad = 0;   /* the table whose failure decided the group */
+
+	for (size_t i = 0; i < n; i++) {
+		struct trun *r = &tr[i];
+		memset(&res[i], 0, sizeof(res[i]));
+		res[i].status = "failed";
+		r->tc = tcs[i];
+		r->res = &res[i];
+		r->lock_fd = -1;
+		r->x.env = env;
+		r->x.tc = tcs[i];
+		r->x.db = db;
+		r->x.n = &res[i].n;
+		r->x.e = &r->err;
+		r->x.target = tcs[i]->chunk_rows;
+		pack_init(&r->x.cur, tcs[i]->keep_images);
+	}
+	for (size_t i = 0; !rc && i < n; i++)
+		if ((rc = trun_prepare(env, db, &tr[i])))
+			bad = i;
 	if (!rc) {
-		res->status = "ok";
-		begun = false;
+		if ((rc = src_snapshot_begin(env->src, &lin, &tr[0].err)))
+			bad = 0;
+		else
+			in_snapshot = true;
 	}
+	for (size_t i = 0; i < n; i++) {
+		struct ctx *x = &tr[i].x;
+		x->info.gtid_binlog_pos = lin.gtid_binlog_pos;
+		x->info.gtid_current_pos = lin.gtid_current_pos;
+		x->info.snapshot_time = lin.snapshot_time;
+		x->info.snapshot_ms = lin.snapshot_ms;
+		snprintf(res[i].snapshot_time, sizeof(res[i].snapshot_time), "%s", lin.snapshot_time);
+		snprintf(res[i].gtid, sizeof(res[i].gtid), "%s", lin.gtid_binlog_pos);
+	}
+	for (size_t i = 0; !rc && i < n; i++)
+		if ((rc = trun_scan(env, db, &tr[i])))
+			bad = i;
+	if (in_snapshot) {
+		src_snapshot_end(env->src);
+		in_snapshot = false;
+	}
+	for (size_t i = 0; !rc && i < n; i++)
+		if ((rc = trun_guard(env, db, &tr[i])))
+			bad = i;
+	if (!rc && env->opts.dry_run) {
+		for (size_t i = 0; i < n; i++)
+			res[i].status = "dry-run";
+		goto done;
+	}
+	/* everything delivered before anything commits */
+	for (size_t i = 0; !rc && i < n; i++)
+		if ((rc = deliver(&tr[i].x)))
+			bad = i;
+	if (!rc && env->after_deliver) {
+		struct run_group_view v = { db, n, NULL };
+		struct run_table_view *tv = xcalloc(n, sizeof(*tv));
+		for (size_t i = 0; i < n; i++) {
+			tv[i].info = &tr[i].x.info;
+			tv[i].spool = tr[i].x.spool;
+			tv[i].counts = &res[i].n;
+			tv[i].images = tr[i].x.images_ok;
+		}
+		v.tables = tv;
+		rc = env->after_deliver(env->after_ctx, env, &v, &tr[0].err);
+		free(tv);
+		bad = 0;
+	}
+	if (!rc)
+		fault_point("kill-before-commit", 0);
+	if (!rc && n > 1) {
+		if ((rc = st_batch_begin(env->st, &tr[0].err)))
+			bad = 0;
+		else
+			in_batch = true;
+	}
+	for (size_t i = 0; !rc && i < n; i++)
+		if ((rc = trun_commit(env, &tr[i], &lin, m_start)))
+			bad = i;
+	if (!rc && in_batch) {
+		in_batch = false;
+		if ((rc = st_batch_commit(env->st, &tr[0].err)))
+			bad = 0;
+	}
+	if (in_batch)
+		st_batch_abort(env->st);
+	if (!rc)
+		for (size_t i = 0; i < n; i++) {
+			res[i].status = "ok";
+			tr[i].begun = false;
+		}
 done:
 	if (in_snapshot)
 		src_snapshot_end(env->src);
-	res->n.seconds = mono() - m_start;
-	res->code = rc;
-	if (rc)
-		snprintf(res->error, sizeof(res->error), "%s", err.msg);
-	if (begun) {
-		struct buf counts = BUF_INIT;
-		buf_addch(&counts, '{');
-		run_counts_json(&counts, &res->n);
-		buf_addch(&counts, '}');
-		if (!lj.len && in_snapshot == false && lin.snapshot_time[0])
-			lineage_json(&lj, &lin);
-		run.finished = now();
-		run.status = res->status;
-		run.error = rc ? err.msg : NULL;
-		run.counts_json = counts.p;
-		run.lineage_json = lj.len ? lj.p : NULL;
-		struct sderr e2;
-		st_run_end(env->st, &run, &e2);
-		buf_release(&counts);
+	if (rc) {
+		/* the table that failed carries the message; the others of the
+		 * group name it, since none of them committed either */
+		trun_fail(&tr[bad], rc);
+		for (size_t i = 0; i < n; i++) {
+			if (i == bad)
+				continue;
+			tr[i].err = tr[bad].err;
+			if (rc == SD_ERR_GUARD)
+				res[i].status = "refused";
+			else if (rc == SD_ERR_BUSY)
+				res[i].status = "skipped";
+			trun_fail(&tr[i], rc);
+		}
 	}
-	if (x.spool)
-		spool_destroy(x.spool);
-	st_table_info_release(&info);
-	sd_table_free(t);
-	pack_release(&x.cur);
-	buf_release(&x.held);
-	buf_release(&x.blob);
-	buf_release(&x.stored_blob);
-	buf_release(&json);
-	buf_release(&cols);
-	buf_release(&lj);
-	buf_release(&x.held_list);
-	if (lock_fd >= 0)
-		close(lock_fd);
+	for (size_t i = 0; i < n; i++)
+		trun_finish(env, &tr[i], &lin, m_start);
+	free(tr);
 	return rc;
+}
+
+int run_table(struct run_env *env, const char *db, const struct cfg_table *tc, struct run_result *res)
+{
+	const struct cfg_table *one[1] = { tc };
+	return run_group(env, db, one, 1, res);
 }

@@ -45,6 +45,25 @@ struct run_result {
 	char gtid[512];
 };
 
+struct spool;
+struct run_env;
+
+/* What a profile (e.g. the MediaWiki page_change derivation) sees of a group
+ * run after every table's changes were delivered and before any state
+ * commits: each table's run info and its spool (rewindable, read-only). */
+struct run_table_view {
+	const struct sd_run_info *info;
+	struct spool *spool;
+	const struct run_counts *counts;
+	bool images;            /* before-images present in the spool */
+};
+
+struct run_group_view {
+	const char *db;
+	size_t n;
+	const struct run_table_view *tables;
+};
+
 struct run_env {
 	const struct cfg *cfg;
 	struct st_db *st;
@@ -55,10 +74,24 @@ struct run_env {
 	volatile sig_atomic_t *stop;  /* set by a signal handler: abandon at the next row */
 	void (*progress_fn)(void *ctx, const char *db, const char *tbl, const struct run_counts *n);
 	void *progress_ctx;
+	/* Optional: called once per group after the row events were delivered and
+	 * before the state commits; a failure fails the whole group (nothing
+	 * commits, the rerun re-emits everything with the same ids). */
+	int (*after_deliver)(void *ctx, struct run_env *env, const struct run_group_view *g, struct sderr *e);
+	void *after_ctx;
+	/* Spool changes even where no sink wants them (initial_events: none),
+	 * because after_deliver needs them. */
+	bool keep_spools;
 };
 
 /* Runs one table. Fills res and returns its code (SD_OK when committed). */
 int run_table(struct run_env *env, const char *db, const struct cfg_table *tc, struct run_result *res);
+
+/* Runs n tables of one database inside ONE consistent snapshot and commits
+ * their state together (all or nothing); res has n entries. A failure of any
+ * table fails the group, and every table's result names it. */
+int run_group(struct run_env *env, const char *db, const struct cfg_table *const *tcs, size_t n,
+	      struct run_result *res);
 
 /* Writes the counters as JSON members (no braces). */
 void run_counts_json(struct buf *b, const struct run_counts *n);

@@ -58,6 +58,18 @@ struct sd_change {
 	unsigned char id[16];         /* deterministic event id (see differ/diff.c)          */
 };
 
+/* A derived event that is a finished JSON document rather than a row change
+ * (MediaWiki page_change): value is rendered once, sinks only route it.
+ * Strings are borrowed for the duration of the emit_doc() call. */
+struct sd_doc {
+	const char *stream;           /* e.g. "mediawiki.page_change.v1" (Kafka: the topic) */
+	const char *key;              /* JSON message key, e.g. {"wiki_id":..,"page_id":..} */
+	size_t key_len;
+	const char *value;            /* the event, one line of JSON                        */
+	size_t value_len;
+	unsigned char id[16];         /* deterministic id (also in the value's meta.id)     */
+};
+
 struct sink;
 
 struct sink_ops {
@@ -69,6 +81,9 @@ struct sink_ops {
 	int (*begin)(void *state, const struct sd_run_info *run, struct sderr *e);
 	int (*emit)(void *state, const struct sd_run_info *run, const struct sd_change *c,
 		    struct sderr *e);
+	/* Optional: a derived document event (NULL: the sink ignores them). */
+	int (*emit_doc)(void *state, const struct sd_run_info *run, const struct sd_doc *d,
+			struct sderr *e);
 	/* Makes everything since begin() durable, or fails. */
 	int (*commit)(void *state, const struct sd_run_info *run, struct sderr *e);
 	/* Drops what can still be dropped since begin() (a Kafka transaction). */

@@ -109,6 +109,18 @@ static int jsonl_emit(void *state, const struct sd_run_info *run, const struct s
 	return SD_OK;
 }
 
+static int jsonl_emit_doc(void *state, const struct sd_run_info *run, const struct sd_doc *d,
+			  struct sderr *e)
+{
+	(void)run;
+	struct jsonl *j = state;
+	buf_add(&j->out, d->value, d->value_len);
+	buf_addch(&j->out, '\n');
+	if (j->out.len >= (1 << 20))
+		return flush_out(j, e);
+	return SD_OK;
+}
+
 static void close_fd(struct jsonl *j)
 {
 	if (j->fd > STDERR_FILENO)
@@ -172,6 +184,7 @@ const struct sink_ops sink_jsonl_ops = {
 	.open = jsonl_open,
 	.begin = jsonl_begin,
 	.emit = jsonl_emit,
+	.emit_doc = jsonl_emit_doc,
 	.commit = jsonl_commit,
 	.abort = jsonl_abort,
 	.close = jsonl_close,
