@@ -225,6 +225,9 @@ static int take_row(struct ctx *x, const unsigned char *row, size_t rlen, size_t
 	enc_hash128(row, hashed_len, hash);
 	x->n->rows_scanned++;
 	fault_point("kill-after-rows", x->n->rows_scanned);
+	/* the open tail of a first run is one long range: report inside it too */
+	if (x->env->progress_fn && (x->n->rows_scanned & 0xffff) == 0)
+		x->env->progress_fn(x->env->progress_ctx, x->db, x->t->name, x->n);
 	x->n->bytes_read += (int64_t)rlen;
 	if (x->merging)
 		return merge_row(x, key, klen, hash, row, rlen);
