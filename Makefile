@@ -86,6 +86,7 @@ test: deps
 	$(MAKE) SANITIZE=address,undefined build-san/snapdiff build-san/unit-tests
 	build-san/unit-tests
 	SNAPDIFF_BIN=$(CURDIR)/build-san/snapdiff tests/lib/run-integration.sh
+	SNAPDIFF_BIN=$(CURDIR)/snapdiff tests/lib/airflow.sh --test
 
 demo: deps
 	$(MAKE) snapdiff

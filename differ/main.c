@@ -21,6 +21,7 @@
 #include "sink.h"
 #include "source.h"
 #include "state.h"
+#include "scheduler/scheduler.h"
 
 #define SNAPDIFF_VERSION "0.1.0"
 
@@ -274,7 +275,9 @@ static void status_row(void *ctx, const char *db, const char *tbl, const struct 
 		       const char *last_run_json)
 {
 	struct status_ctx *s = ctx;
-	double lag = info->last_success > 0 ? s->now - info->last_success : -1;
+	/* freshness: how old the data of the last committed run is */
+	double seen = info->last_snapshot > 0 ? info->last_snapshot : info->last_success;
+	double lag = seen > 0 ? s->now - seen : -1;
 	if (s->json) {
 		struct buf b = BUF_INIT;
 		buf_addstr(&b, "{\"db\":");
@@ -421,6 +424,7 @@ static const struct command {
 } commands[] = {
 	{ "run", cmd_run, "scan configured tables, emit changes, commit state" },
 	{ "status", cmd_status, "per-table last run, lag and counts from the state" },
+	{ "scheduler", scheduler_main, "run the configured tables on their schedules; /metrics, /status (docs/scheduler.md)" },
 	{ "config", cmd_config, "config check: validate and print the configuration; config doc" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "this list" },
