@@ -16,6 +16,10 @@ export SNAPDIFF_BIN="${SNAPDIFF_BIN:-$ROOT/snapdiff}"
 export PYTHONDONTWRITEBYTECODE=1
 
 cd "$ROOT"
+# Spark (pyspark + the Iceberg runtime jar, cached) reads back the lake tables;
+# the Spark tests are required here, never skipped.
+"$ROOT/tests/lib/spark.sh"
+export SNAPDIFF_REQUIRE_SPARK=1
 set +e
 "$PY" -m pytest tests/integration tests/lake -q -ra -p no:cacheprovider "$@"
 rc=$?
