@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "config.h"
 #include "encode.h"
+#include "mediawiki.h"
 #include "error.h"
 #include "run.h"
 #include "sink.h"
@@ -77,6 +78,41 @@ static int in_filter(char **list, size_t n, const char *name)
 		if (strcmp(list[i], name) == 0)
 			return 1;
 	return 0;
+}
+
+/* Adds one table's result to the summary's tables[] and the totals. */
+static void add_result(struct buf *tables, struct run_counts *tot, const char *db, const char *tbl,
+		       const struct run_result *res)
+{
+	tot->rows_scanned += res->n.rows_scanned;
+	tot->chunks += res->n.chunks;
+	tot->chunks_skipped += res->n.chunks_skipped;
+	tot->chunks_unchanged += res->n.chunks_unchanged;
+	tot->inserted += res->n.inserted;
+	tot->updated += res->n.updated;
+	tot->deleted += res->n.deleted;
+	tot->bytes_read += res->n.bytes_read;
+	tot->rows_after += res->n.rows_after;
+	tot->seconds += res->n.seconds;
+	if (tables->len)
+		buf_addch(tables, ',');
+	buf_addstr(tables, "{\"db\":");
+	json_add_string(tables, db, strlen(db));
+	buf_addstr(tables, ",\"table\":");
+	json_add_string(tables, tbl, strlen(tbl));
+	buf_addstr(tables, ",\"run_id\":");
+	json_add_string(tables, res->run_id, strlen(res->run_id));
+	buf_addf(tables, ",\"status\":\"%s\",\"code\":%d,", res->status, res->code);
+	run_counts_json(tables, &res->n);
+	buf_addstr(tables, ",\"snapshot_time\":");
+	json_add_string(tables, res->snapshot_time, strlen(res->snapshot_time));
+	buf_addstr(tables, ",\"gtid_binlog_pos\":");
+	json_add_string(tables, res->gtid, strlen(res->gtid));
+	if (res->code) {
+		buf_addstr(tables, ",\"error\":");
+		json_add_string(tables, res->error, strlen(res->error));
+	}
+	buf_addch(tables, '}');
 }
 
 static void usage_run(FILE *f)
@@ -161,22 +197,31 @@ static int cmd_run(int argc, char **argv)
 		env.progress_fn = progress;
 	double t0 = (double)time(NULL);
 	(void)t0;
+	size_t ntab = cfg ? cfg->n_tables : 0;
+	const struct cfg_table **group = xcalloc(ntab ? ntab : 1, sizeof(*group));
+	struct run_result *results = xcalloc(ntab ? ntab : 1, sizeof(*results));
+	if (cfg && cfg->mediawiki.page_change) {
+		/* page-level events need every table's diff from one snapshot */
+		env.after_deliver = mw_after_deliver;
+		env.after_ctx = cfg;
+		env.keep_spools = true;
+	}
 	for (size_t d = 0; !rc && d < cfg->n_databases; d++) {
-		if (!in_filter(dbs, ndb, cfg->databases[d]))
+		const char *db = cfg->databases[d];
+		if (!in_filter(dbs, ndb, db))
 			continue;
-		for (size_t i = 0; !rc && i < cfg->n_tables; i++) {
-			const struct cfg_table *tc = &cfg->tables[i];
-			if (!in_filter(tbls, ntbl, tc->name))
-				continue;
-			if (stop_requested)
-				break;
-			struct run_result res;
-			int r = run_table(&env, cfg->databases[d], tc, &res);
-			nrun++;
+		size_t ng = 0;
+		for (size_t i = 0; i < cfg->n_tables; i++)
+			if (in_filter(tbls, ntbl, cfg->tables[i].name))
+				group[ng++] = &cfg->tables[i];
+		/* one group of all tables (profile) or one group per table */
+		size_t step = cfg->mediawiki.page_change ? ng : 1;
+		for (size_t g = 0; !rc && g < ng && !stop_requested; g += step) {
+			int r = run_group(&env, db, group + g, step, results);
 			if (env.progress_fn)
 				fputc('\n', stderr);
 			/* a failed run may leave the session mid-result or broken:
-			 * the next table gets a fresh connection */
+			 * the next group gets a fresh connection */
 			if (r && r != SD_ERR_BUSY) {
 				struct sderr ce;
 				src_close(src);
@@ -188,45 +233,23 @@ static int cmd_run(int argc, char **argv)
 					e = ce;
 				}
 			}
-			if (r == SD_ERR_BUSY)
-				nskipped++;
-			else if (r && !first_fail)
-				first_fail = r;
-			if (r && r != SD_ERR_BUSY)
-				fprintf(stderr, "snapdiff: error: %s\n", res.error);
-			else if (r == SD_ERR_BUSY)
-				fprintf(stderr, "snapdiff: skipped: %s\n", res.error);
-			tot.rows_scanned += res.n.rows_scanned;
-			tot.chunks += res.n.chunks;
-			tot.chunks_skipped += res.n.chunks_skipped;
-			tot.chunks_unchanged += res.n.chunks_unchanged;
-			tot.inserted += res.n.inserted;
-			tot.updated += res.n.updated;
-			tot.deleted += res.n.deleted;
-			tot.bytes_read += res.n.bytes_read;
-			tot.rows_after += res.n.rows_after;
-			tot.seconds += res.n.seconds;
-			if (tables.len)
-				buf_addch(&tables, ',');
-			buf_addstr(&tables, "{\"db\":");
-			json_add_string(&tables, cfg->databases[d], strlen(cfg->databases[d]));
-			buf_addstr(&tables, ",\"table\":");
-			json_add_string(&tables, tc->name, strlen(tc->name));
-			buf_addstr(&tables, ",\"run_id\":");
-			json_add_string(&tables, res.run_id, strlen(res.run_id));
-			buf_addf(&tables, ",\"status\":\"%s\",\"code\":%d,", res.status, r);
-			run_counts_json(&tables, &res.n);
-			buf_addstr(&tables, ",\"snapshot_time\":");
-			json_add_string(&tables, res.snapshot_time, strlen(res.snapshot_time));
-			buf_addstr(&tables, ",\"gtid_binlog_pos\":");
-			json_add_string(&tables, res.gtid, strlen(res.gtid));
-			if (r) {
-				buf_addstr(&tables, ",\"error\":");
-				json_add_string(&tables, res.error, strlen(res.error));
+			for (size_t i = 0; i < step; i++) {
+				const struct run_result *res = &results[i];
+				int ri = res->code;
+				nrun++;
+				if (ri == SD_ERR_BUSY)
+					nskipped++;
+				else if (ri && !first_fail)
+					first_fail = ri;
+				if (ri && (i == 0 || strcmp(res->error, results[0].error) != 0))
+					fprintf(stderr, "snapdiff: %s: %s\n", ri == SD_ERR_BUSY ? "skipped" : "error",
+						res->error);
+				add_result(&tables, &tot, db, group[g + i]->name, res);
 			}
-			buf_addch(&tables, '}');
 		}
 	}
+	free(group);
+	free(results);
 	if (rc) {
 		say_error(&e);
 	} else if (first_fail) {

@@ -483,6 +483,16 @@ static void columns_json(struct buf *b, const struct sd_table *t)
 	buf_addch(b, ']');
 }
 
+/* Whether sink s receives this table's changes in this run. */
+static bool sink_wants(const struct ctx *x, const struct sink *s)
+{
+	if (x->info.initial && x->tc->initial_events == CFG_INITIAL_NONE)
+		return false;
+	if (x->info.initial && x->tc->initial_events == CFG_INITIAL_LAKE)
+		return s->ops->is_lake;
+	return true;
+}
+
 /* Delivers the spool to every sink; all commit or the run fails. */
 static int deliver(struct ctx *x)
 {
@@ -490,14 +500,10 @@ static int deliver(struct ctx *x)
 	int rc = spool_rewind(x->spool, x->e);
 	if (rc)
 		return rc;
-	/* spooled only for a profile (keep_spools): no sink wants a silent first run */
-	if (x->info.initial && x->tc->initial_events == CFG_INITIAL_NONE)
-		return SD_OK;
-	bool lake_only = x->info.initial && x->tc->initial_events == CFG_INITIAL_LAKE;
 	size_t begun = 0;
 	for (; begun < env->nsinks; begun++) {
 		struct sink *s = &env->sinks[begun];
-		if (lake_only && !s->ops->is_lake)
+		if (!sink_wants(x, s))
 			continue;
 		if ((rc = s->ops->begin(s->state, &x->info, x->e)))
 			goto fail;
@@ -507,7 +513,7 @@ static int deliver(struct ctx *x)
 	while ((r = spool_next(x->spool, &c, x->e)) > 0) {
 		for (size_t i = 0; i < env->nsinks; i++) {
 			struct sink *s = &env->sinks[i];
-			if (lake_only && !s->ops->is_lake)
+			if (!sink_wants(x, s))
 				continue;
 			if ((rc = s->ops->emit(s->state, &x->info, &c, x->e)))
 				goto fail;
@@ -523,7 +529,7 @@ static int deliver(struct ctx *x)
 	}
 	for (size_t i = 0; i < env->nsinks; i++) {
 		struct sink *s = &env->sinks[i];
-		if (lake_only && !s->ops->is_lake)
+		if (!sink_wants(x, s))
 			continue;
 		if ((rc = s->ops->commit(s->state, &x->info, x->e)))
 			goto fail;
@@ -531,7 +537,7 @@ static int deliver(struct ctx *x)
 	return SD_OK;
 fail:
 	for (size_t i = 0; i < begun && i < env->nsinks; i++)
-		if (env->sinks[i].ops->abort)
+		if (env->sinks[i].ops->abort && sink_wants(x, &env->sinks[i]))
 			env->sinks[i].ops->abort(env->sinks[i].state, &x->info);
 	return rc;
 }
@@ -824,15 +830,23 @@ int run_group(struct run_env *env, const char *db, const struct cfg_table *const
 	}
 	if (!rc)
 		fault_point("kill-before-commit", 0);
-	if (!rc && n > 1) {
+	/* one transaction: every table's state and the sinks' own bookkeeping */
+	if (!rc) {
 		if ((rc = st_batch_begin(env->st, &tr[0].err)))
 			bad = 0;
 		else
 			in_batch = true;
 	}
-	for (size_t i = 0; !rc && i < n; i++)
-		if ((rc = trun_commit(env, &tr[i], &lin, m_start)))
+	for (size_t i = 0; !rc && i < n; i++) {
+		for (size_t k = 0; !rc && k < env->nsinks; k++) {
+			struct sink *sk = &env->sinks[k];
+			if (sk->ops->state_commit && sink_wants(&tr[i].x, sk) &&
+			    (rc = sk->ops->state_commit(sk->state, &tr[i].x.info, env->st, &tr[i].err)))
+				bad = i;
+		}
+		if (!rc && (rc = trun_commit(env, &tr[i], &lin, m_start)))
 			bad = i;
+	}
 	if (!rc && in_batch) {
 		in_batch = false;
 		if ((rc = st_batch_commit(env->st, &tr[0].err)))

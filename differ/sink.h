@@ -22,6 +22,8 @@
 #include "error.h"
 #include "table.h"
 
+struct st_db;
+
 enum sd_op {
 	SD_OP_INSERT = 1,
 	SD_OP_UPDATE = 2,
@@ -86,6 +88,12 @@ struct sink_ops {
 			struct sderr *e);
 	/* Makes everything since begin() durable, or fails. */
 	int (*commit)(void *state, const struct sd_run_info *run, struct sderr *e);
+	/* Optional: called inside the state's commit transaction, after every
+	 * sink committed and just before the run's state commits, so a sink can
+	 * keep its own bookkeeping (the lake's key -> file position index) in the
+	 * state file, atomically with the state (st_sqlite() gives the handle). */
+	int (*state_commit)(void *state, const struct sd_run_info *run, struct st_db *st,
+			    struct sderr *e);
 	/* Drops what can still be dropped since begin() (a Kafka transaction). */
 	void (*abort)(void *state, const struct sd_run_info *run);
 	void (*close)(void *state);

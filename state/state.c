@@ -1120,6 +1120,11 @@ int st_batch_commit(struct st_db *s, struct sderr *e)
 	return SD_OK;
 }
 
+struct sqlite3 *st_sqlite(struct st_db *s)
+{
+	return s->db;
+}
+
 void st_batch_abort(struct st_db *s)
 {
 	if (!s->batch)

@@ -134,6 +134,11 @@ int st_status(struct st_db *s, st_status_fn fn, void *ctx, struct sderr *e);
  * run commits page, revision, archive, ... atomically). st_batch_abort rolls
  * all of them back. */
 int st_batch_begin(struct st_db *s, struct sderr *e);
+/* The underlying SQLite handle, for sinks that keep tables of their own in
+ * the state file (only inside a batch, through sink_ops.state_commit). The
+ * borrowed handle must not be closed; tables must not start with "st_" or
+ * clash with the state's own (tables, chunks, blobs, pending, runs). */
+struct sqlite3 *st_sqlite(struct st_db *s);
 int st_batch_commit(struct st_db *s, struct sderr *e);
 void st_batch_abort(struct st_db *s);
 

@@ -22,6 +22,24 @@ Commands (connection: --socket S | --host H --port P, --user root, --password-fi
   move     --db enwiki [--page-id P | --count N] [--to TITLE]   retitle + dummy revision,
            log move/move (no redirect left behind)
 
+  null-edit --db enwiki [--page-id P]    page_touched only (no revision)
+  undelete --db enwiki [--title T --namespace NS]   archived revisions come back with
+           their rev_ids (old page_id if free), archive rows go, log delete/restore
+  move ... --redirect                    also leave a redirect page at the old title
+           (log move/move_redir)
+  revdel   --db enwiki [--page-id P | --rev-id R] [--bits 6]   rev_deleted bits,
+           log delete/revision
+  protect  --db enwiki [--page-id P]     dummy revision + page_restrictions + log protect
+  create-user [--name N]                 user + actor + log newusers/create
+  rename-user [--old N] [--name M]       user_name + actor_name + log renameuser
+  import   --db enwiki [--page-id P | --title T] [--revisions K]   old revisions with new
+           rev_ids and old timestamps, no log (importDump.php)
+  random   --db enwiki [--count N] [--mix edit=10,create=2,...] [--pause S]   a
+           reproducible mix of all of the above, safe to run while snapdiff runs
+  (every action command takes --action-log FILE: one JSON line per action with
+  kind, page_id, rev_id, title, namespace, performer, comment, ...; the tests
+  check derived page_change events against it)
+
 Every command prints one JSON line on stdout (what it did: ids, counts, seconds).
 Actions pick their pages with a seeded RNG (--seed), so a sequence of commands on
 the same starting data is reproducible. Timestamps continue after the newest
@@ -29,7 +47,9 @@ existing revision (not the wall clock), so they are deterministic too.
 
 The module is importable (tests put tests/lib on sys.path): load(conn, ...),
 edit_page(conn, ...), delete_page(conn, ...), move_page(conn, ...), create_page(conn, ...),
-connect(...).
+null_edit, undelete_page, revdel, protect_page, create_user, rename_user, import_revisions,
+random_actions(wiki, count, mix), connect(...). The write patterns (tables, order,
+transactions) follow MediaWiki 1.43+ as described in shared/reference/mediawiki.md §4.
 
 The bulk load turns off the binary log for its own session (sql_log_bin=0, needs
 root); the actions are logged normally.
@@ -37,6 +57,7 @@ root); the actions are logged normally.
 
 import argparse
 import calendar
+import codecs
 import hashlib
 import json
 import os
@@ -133,6 +154,21 @@ def hx(b):
     return "x'" + b.hex() + "'" if b else "''"
 
 
+def title_text(b):
+    """Bytes as snapdiff's page_change renders them: UTF-8 as is, any byte that is
+    not part of valid UTF-8 as the character U+0080..U+00FF of the same number."""
+    if isinstance(b, str):
+        return b
+    return bytes(b).decode("utf-8", "wl-latin1")
+
+
+def _latin1_errors(e):
+    return "".join(chr(c) for c in e.object[e.start:e.end]), e.end
+
+
+codecs.register_error("wl-latin1", _latin1_errors)
+
+
 def connect(socket=None, host=None, port=None, user="root", password=None, password_file=None,
             db=None, autocommit=True):
     if password is None and password_file:
@@ -157,13 +193,32 @@ def schema_statements(path=SCHEMA):
     return [s.strip() for s in "".join(lines).split(";") if s.strip()]
 
 
+# Tables the actions need that tests/fixtures/mediawiki.sql does not define
+# (it is shared; "IF NOT EXISTS" keeps the fixture's definition if it gains one).
+EXTRA_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS page_restrictions (
+  pr_id INT UNSIGNED AUTO_INCREMENT NOT NULL,
+  pr_page INT UNSIGNED NOT NULL,
+  pr_type VARBINARY(60) NOT NULL,
+  pr_level VARBINARY(60) NOT NULL,
+  pr_cascade TINYINT NOT NULL,
+  pr_expiry VARBINARY(14) DEFAULT NULL,
+  UNIQUE INDEX pr_pagetype (pr_page, pr_type),
+  INDEX pr_typelevel (pr_type, pr_level),
+  INDEX pr_level (pr_level),
+  INDEX pr_cascade (pr_cascade),
+  PRIMARY KEY(pr_id)
+) ENGINE=InnoDB DEFAULT CHARSET=binary""",
+]
+
+
 def create_schema(conn, db, drop=False):
     with conn.cursor() as c:
         if drop:
             c.execute(f"DROP DATABASE IF EXISTS `{db}`")
         c.execute(f"CREATE DATABASE IF NOT EXISTS `{db}`")
         c.execute(f"USE `{db}`")
-        for st in schema_statements():
+        for st in schema_statements() + EXTRA_SCHEMA:
             c.execute(st)
 
 
@@ -469,12 +524,35 @@ def _load_wiki(w, rng, n_pages, k, n_users):
 class Wiki:
     """State needed by the actions, read from the database."""
 
-    def __init__(self, conn, db, seed=1):
+    def __init__(self, conn, db, seed=1, action_log=None):
         self.conn = conn
         self.db = db
         self.rng = random.Random(seed)
+        self.action_log = action_log     # a path: every action appends one JSON line
         with conn.cursor() as c:
             c.execute(f"USE `{db}`")
+
+    def record(self, kind, **fields):
+        """Append what an action did to the action log (if any); return the record."""
+        rec = {"kind": kind}
+        for k, v in fields.items():
+            if isinstance(v, (bytes, bytearray)):
+                rec[k] = title_text(v)
+                rec[k + "_hex"] = bytes(v).hex()
+            else:
+                rec[k] = v
+        if self.action_log:
+            with open(self.action_log, "a") as f:
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        return rec
+
+    def has_table(self, name):
+        return bool(self.one("SELECT 1 FROM information_schema.tables WHERE table_schema=%s AND "
+                             "table_name=%s", (self.db, name)))
+
+    def actor_name(self, actor_id):
+        row = self.one("SELECT actor_name FROM actor WHERE actor_id=%s", (actor_id,))
+        return title_text(row[0]) if row else None
 
     def q(self, sql, args=None):
         with self.conn.cursor() as c:
@@ -567,12 +645,12 @@ def _txn(conn, fn):
         raise
 
 
-def create_page(wiki, title=None, namespace=0, text=None):
+def create_page(wiki, title=None, namespace=0, text=None, comment=None, actor=None):
     """PageUpdater::doCreate, simplified: page + first revision + create log."""
     def run():
         wiki.ids()
         ts = wiki.next_ts()
-        actor = wiki.pick_actor()
+        act = actor or wiki.pick_actor()
         t = title
         if t is None:
             t = f"New_page_{wiki.rng.randrange(10**9)}".encode()
@@ -584,66 +662,112 @@ def create_page(wiki, title=None, namespace=0, text=None):
                (namespace, t, wiki.rng.random(), mwts(ts)))
         page_id = wiki.one("SELECT LAST_INSERT_ID()")[0]
         body = text if text is not None else wikitext(wiki.rng, t, 0)
-        cid = wiki.comment("Created page with \"" + body[:40].decode("utf-8", "replace") + "\"")
-        rev_id, size = wiki.insert_revision(page_id, 0, actor, cid, ts, text=body)
-        wiki.q("UPDATE page SET page_latest=%s, page_len=%s WHERE page_id=%s", (rev_id, size, page_id))
-        wiki.log("create", "create", ts, actor, namespace, t, page_id, cid,
+        ctext = comment if comment is not None else \
+            "Created page with \"" + body[:40].decode("utf-8", "replace") + "\""
+        cid = wiki.comment(ctext)
+        rev_id, size = wiki.insert_revision(page_id, 0, act, cid, ts, text=body)
+        wiki.q("UPDATE page SET page_latest=%s, page_len=%s, page_is_redirect=%s WHERE page_id=%s",
+               (rev_id, size, 1 if body.startswith(b"#REDIRECT") else 0, page_id))
+        wiki.log("create", "create", ts, act, namespace, t, page_id, cid,
                  f'a:1:{{s:17:"associated_rev_id";i:{rev_id};}}')
-        return {"action": "create", "page_id": page_id, "rev_id": rev_id}
-    return _txn(wiki.conn, run)
+        return {"action": "create", "page_id": page_id, "rev_id": rev_id,
+                "_rec": dict(page_id=page_id, rev_id=rev_id, title=t, namespace=namespace,
+                             performer=wiki.actor_name(act), comment=_ctext(ctext), ts=mwts(ts))}
+    return _done(wiki, "create", _txn(wiki.conn, run))
 
 
-def edit_page(wiki, page_id=None, text=None):
+def _ctext(c):
+    return title_text(c.encode() if isinstance(c, str) else c)
+
+
+def _done(wiki, kind, out):
+    """Record an action's outcome (the private "_rec" part) and return the rest."""
+    rec = out.pop("_rec", None)
+    if rec is not None:
+        wiki.record(kind, **rec)
+    return out
+
+
+def edit_page(wiki, page_id=None, text=None, comment=None, minor=None, actor=None):
     """PageUpdater::doModify: new revision (text, content, slots), page row follows."""
     def run():
         pid = page_id or wiki.pick_page()
-        row = wiki.one("SELECT page_latest, page_title FROM page WHERE page_id=%s FOR UPDATE", (pid,))
+        row = wiki.one("SELECT page_latest, page_title, page_namespace FROM page WHERE page_id=%s "
+                       "FOR UPDATE", (pid,))
         if not row:
             raise SystemExit(f"wikiload: no page {pid}")
-        latest, title = row
+        latest, title, ns = row
         ts = wiki.next_ts()
-        actor = wiki.pick_actor()
-        cid = wiki.comment(wiki.rng.choice(COMMENTS))
+        act = actor or wiki.pick_actor()
+        ctext = comment if comment is not None else wiki.rng.choice(COMMENTS)
+        cid = wiki.comment(ctext)
         body = text if text is not None else wikitext(wiki.rng, title, latest + 1)
-        rev_id, size = wiki.insert_revision(pid, latest, actor, cid, ts, text=body,
-                                            minor=1 if wiki.rng.random() < 0.3 else 0)
+        m = minor if minor is not None else (1 if wiki.rng.random() < 0.3 else 0)
+        rev_id, size = wiki.insert_revision(pid, latest, act, cid, ts, text=body, minor=m)
         wiki.q("UPDATE page SET page_latest=%s, page_touched=%s, page_is_new=0, page_len=%s, "
                "page_is_redirect=%s WHERE page_id=%s",
                (rev_id, mwts(ts), size, 1 if body.startswith(b"#REDIRECT") else 0, pid))
-        return {"action": "edit", "page_id": pid, "rev_id": rev_id, "parent_id": latest}
-    return _txn(wiki.conn, run)
+        return {"action": "edit", "page_id": pid, "rev_id": rev_id, "parent_id": latest,
+                "_rec": dict(page_id=pid, rev_id=rev_id, parent_id=latest, title=title, namespace=ns,
+                             performer=wiki.actor_name(act), comment=_ctext(ctext), minor=m,
+                             ts=mwts(ts))}
+    return _done(wiki, "edit", _txn(wiki.conn, run))
 
 
-def delete_page(wiki, page_id=None, reason="Deleted by wikiload"):
+def null_edit(wiki, page_id=None):
+    """A save without a change: no revision, only page_touched moves (its own
+    auto-commit UPDATE, as WikiPage::doPurge/touch does)."""
+    pid = page_id or wiki.pick_page()
+    row = wiki.one("SELECT page_title, page_namespace FROM page WHERE page_id=%s", (pid,))
+    if not row:
+        raise SystemExit(f"wikiload: no page {pid}")
+    ts = mwts(wiki.next_ts())
+    wiki.q("UPDATE page SET page_touched=%s WHERE page_id=%s AND page_touched < %s", (ts, pid, ts))
+    wiki.record("null_edit", page_id=pid, title=row[0], namespace=row[1])
+    return {"action": "null_edit", "page_id": pid}
+
+
+def delete_page(wiki, page_id=None, reason="Deleted by wikiload", actor=None, suppress=False):
     """DeletePage: revisions move to archive (slots/content/text/comment stay),
-    page row, its categorylinks and page_props go; delete/delete log."""
+    page row, its categorylinks, page_props and page_restrictions go; delete/delete
+    log (suppress/delete when suppressing: ar_deleted 15)."""
     def run():
         pid = page_id or wiki.pick_page()
-        row = wiki.one("SELECT page_namespace, page_title FROM page WHERE page_id=%s FOR UPDATE", (pid,))
+        row = wiki.one("SELECT page_namespace, page_title, page_latest FROM page WHERE page_id=%s "
+                       "FOR UPDATE", (pid,))
         if not row:
             raise SystemExit(f"wikiload: no page {pid}")
-        ns, title = row
+        ns, title, latest = row
         wiki.q("SELECT rev_id FROM revision WHERE rev_page=%s FOR UPDATE", (pid,))
         n = wiki.q("SELECT COUNT(*) FROM revision WHERE rev_page=%s", (pid,))[0][0]
         wiki.q("INSERT INTO archive (ar_namespace, ar_title, ar_comment_id, ar_actor, ar_timestamp, "
                "ar_minor_edit, ar_rev_id, ar_deleted, ar_len, ar_page_id, ar_parent_id, ar_sha1) "
                "SELECT %s, %s, rev_comment_id, rev_actor, rev_timestamp, rev_minor_edit, rev_id, "
-               "rev_deleted, rev_len, rev_page, rev_parent_id, rev_sha1 FROM revision "
+               + ("15" if suppress else "rev_deleted") +
+               ", rev_len, rev_page, rev_parent_id, rev_sha1 FROM revision "
                "WHERE rev_page=%s ORDER BY rev_timestamp, rev_id", (ns, title, pid))
         wiki.q("DELETE FROM revision WHERE rev_page=%s", (pid,))
         wiki.q("DELETE FROM page WHERE page_id=%s", (pid,))
         wiki.q("DELETE FROM categorylinks WHERE cl_from=%s", (pid,))
         wiki.q("DELETE FROM page_props WHERE pp_page=%s", (pid,))
+        if wiki.has_table("page_restrictions"):
+            wiki.q("DELETE FROM page_restrictions WHERE pr_page=%s", (pid,))
         ts = wiki.next_ts()
-        actor = wiki.pick_actor()
+        act = actor or wiki.pick_actor()
         cid = wiki.comment(reason)
-        log_id = wiki.log("delete", "delete", ts, actor, ns, title, pid, cid, "a:0:{}")
-        return {"action": "delete", "page_id": pid, "archived": n, "log_id": log_id}
-    return _txn(wiki.conn, run)
+        log_id = wiki.log("suppress" if suppress else "delete", "delete", ts, act, ns, title, pid, cid,
+                          "a:0:{}")
+        return {"action": "delete", "page_id": pid, "archived": n, "log_id": log_id,
+                "_rec": dict(page_id=pid, rev_id=latest, title=title, namespace=ns, archived=n,
+                             performer=wiki.actor_name(act), comment=_ctext(reason),
+                             suppress=suppress, ts=mwts(ts))}
+    return _done(wiki, "delete", _txn(wiki.conn, run))
 
 
-def move_page(wiki, page_id=None, to=None, namespace=None):
-    """MovePage without a redirect: retitle, dummy revision (same content), move/move log."""
+def move_page(wiki, page_id=None, to=None, namespace=None, redirect=False, reason=None, actor=None):
+    """MovePage::moveUnsafe: retitle, dummy revision (same content, the move comment),
+    with redirect=True a new redirect page at the old title (own revision, no log,
+    no RC), then the move/move or move/move_redir log, all one transaction."""
     def run():
         pid = page_id or wiki.pick_page()
         row = wiki.one("SELECT page_namespace, page_title, page_latest FROM page WHERE page_id=%s "
@@ -656,23 +780,365 @@ def move_page(wiki, page_id=None, to=None, namespace=None):
         if new_title is None:
             new_title = title + b"_(moved_" + str(wiki.rng.randrange(10**6)).encode() + b")"
         ts = wiki.next_ts()
-        actor = wiki.pick_actor()
-        cid = wiki.comment(b"moved page [[" + title + b"]] to [[" + new_title + b"]]")
+        act = actor or wiki.pick_actor()
+        ctext = b"moved page [[" + title + b"]] to [[" + new_title + b"]]"
+        if reason:
+            ctext += b": " + (reason.encode() if isinstance(reason, str) else reason)
+        cid = wiki.comment(ctext)
         wiki.q("UPDATE page SET page_namespace=%s, page_title=%s WHERE page_id=%s",
                (new_ns, new_title, pid))
         content_id, origin = wiki.one("SELECT slot_content_id, slot_origin FROM slots "
                                       "WHERE slot_revision_id=%s AND slot_role_id=%s",
                                       (latest, ROLE_MAIN))
-        rev_id, size = wiki.insert_revision(pid, latest, actor, cid, ts, content_id=content_id,
+        rev_id, size = wiki.insert_revision(pid, latest, act, cid, ts, content_id=content_id,
                                             origin=origin, minor=1)
         wiki.q("UPDATE page SET page_latest=%s, page_touched=%s, page_is_new=0 WHERE page_id=%s",
                (rev_id, mwts(ts), pid))
-        params = ('a:2:{s:9:"4::target";s:%d:"%s";s:10:"5::noredir";s:1:"1";}'
-                  % (len(new_title), new_title.decode("utf-8", "replace")))
-        log_id = wiki.log("move", "move", ts, actor, ns, title, pid, cid, params)
+        redir_id = redir_rev = None
+        if redirect:
+            body = b"#REDIRECT [[" + new_title + b"]]"
+            wiki.q("INSERT INTO page (page_namespace, page_title, page_is_redirect, page_is_new, "
+                   "page_random, page_touched, page_links_updated, page_latest, page_len, "
+                   "page_content_model) VALUES (%s,%s,1,1,%s,%s,NULL,0,0,'wikitext')",
+                   (ns, title, wiki.rng.random(), mwts(ts)))
+            redir_id = wiki.one("SELECT LAST_INSERT_ID()")[0]
+            rcid = wiki.comment(b"moved page [[" + title + b"]] to [[" + new_title + b"]]")
+            redir_rev, rsize = wiki.insert_revision(redir_id, 0, act, rcid, ts, text=body)
+            wiki.q("UPDATE page SET page_latest=%s, page_len=%s WHERE page_id=%s",
+                   (redir_rev, rsize, redir_id))
+        params = ('a:2:{s:9:"4::target";s:%d:"%s";s:10:"5::noredir";s:1:"%s";}'
+                  % (len(new_title), new_title.decode("utf-8", "replace"), "0" if redirect else "1"))
+        log_id = wiki.log("move", "move_redir" if redirect else "move", ts, act, ns, title, pid, cid,
+                          params)
         return {"action": "move", "page_id": pid, "rev_id": rev_id, "log_id": log_id,
-                "to": new_title.decode("utf-8", "replace")}
-    return _txn(wiki.conn, run)
+                "to": new_title.decode("utf-8", "replace"), "redirect_page_id": redir_id,
+                "_rec": dict(page_id=pid, rev_id=rev_id, parent_id=latest, title=new_title,
+                             namespace=new_ns, old_title=title, old_namespace=ns,
+                             redirect_page_id=redir_id, redirect_rev_id=redir_rev,
+                             performer=wiki.actor_name(act), comment=_ctext(ctext), ts=mwts(ts))}
+    return _done(wiki, "move", _txn(wiki.conn, run))
+
+
+def undelete_page(wiki, title=None, namespace=0, reason="Restored by wikiload", actor=None):
+    """UndeletePage::undeleteRevisions: the archived revisions of (namespace, title)
+    come back with their original rev_ids; the page gets its old page_id when free
+    (else a new one), or an existing page at the title absorbs them; archive rows
+    go; delete/restore log. One transaction. title None: the most recently deleted
+    title that has no page now."""
+    def run():
+        t, ns = title, namespace
+        if t is None:
+            row = wiki.one("SELECT ar_namespace, ar_title FROM archive a WHERE NOT EXISTS "
+                           "(SELECT 1 FROM page WHERE page_namespace=ar_namespace AND "
+                           "page_title=ar_title) ORDER BY ar_id DESC LIMIT 1")
+            if not row:
+                return None
+            ns, t = row
+        elif isinstance(t, str):
+            t = t.encode()
+        rows = wiki.q("SELECT ar_id, ar_rev_id, ar_page_id, ar_comment_id, ar_actor, ar_timestamp, "
+                      "ar_minor_edit, ar_deleted, ar_len, ar_parent_id, ar_sha1 FROM archive "
+                      "WHERE ar_namespace=%s AND ar_title=%s ORDER BY ar_timestamp, ar_rev_id "
+                      "FOR UPDATE", (ns, t))
+        if not rows:
+            raise SystemExit(f"wikiload: nothing archived at {ns}:{t!r}")
+        newest = rows[-1]
+        existing = wiki.one("SELECT page_id, page_latest FROM page WHERE page_namespace=%s AND "
+                            "page_title=%s FOR UPDATE", (ns, t))
+        created = existing is None
+        if created:
+            old_id = newest[2]
+            free = old_id and not wiki.one("SELECT 1 FROM page WHERE page_id=%s", (old_id,))
+            wiki.q("INSERT INTO page (page_id, page_namespace, page_title, page_is_redirect, "
+                   "page_is_new, page_random, page_touched, page_links_updated, page_latest, "
+                   "page_len, page_content_model) VALUES (%s,%s,%s,0,1,%s,%s,NULL,0,0,'wikitext')",
+                   (old_id if free else None, ns, t, wiki.rng.random(), newest[5]))
+            pid = wiki.one("SELECT LAST_INSERT_ID()")[0] if not free else old_id
+            cur_latest = 0
+        else:
+            pid, cur_latest = existing
+        for (_, rev_id, _, cid, act_, ts_, minor, deleted, ln, parent, sha) in rows:
+            wiki.q("INSERT INTO revision (rev_id, rev_page, rev_comment_id, rev_actor, rev_timestamp, "
+                   "rev_minor_edit, rev_deleted, rev_len, rev_parent_id, rev_sha1) "
+                   "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                   (rev_id, pid, cid, act_, ts_, minor, deleted, ln, parent, sha))
+        wiki.q("DELETE FROM archive WHERE ar_namespace=%s AND ar_title=%s", (ns, t))
+        latest_row = None if created else wiki.one("SELECT rev_timestamp FROM revision WHERE rev_id=%s",
+                                                   (cur_latest,))
+        if created or (latest_row and newest[5] > latest_row[0]):
+            red = wiki.one("SELECT old_text FROM text JOIN content ON content_address="
+                           "CONCAT('tt:', old_id) JOIN slots ON slot_content_id=content_id "
+                           "WHERE slot_revision_id=%s", (newest[1],))
+            is_redir = 1 if red and red[0].startswith(b"#REDIRECT") else 0
+            wiki.q("UPDATE page SET page_latest=%s, page_touched=%s, page_len=%s, page_is_redirect=%s"
+                   + (", page_is_new=1" if created else "") + " WHERE page_id=%s",
+                   (newest[1], newest[5], newest[8] or 0, is_redir, pid))
+        ts = wiki.next_ts()
+        act = actor or wiki.pick_actor()
+        cid = wiki.comment(reason)
+        log_id = wiki.log("delete", "restore", ts, act, ns, t, pid, cid,
+                          'a:1:{s:5:"count";a:2:{s:9:"revisions";i:%d;s:5:"files";i:0;}}' % len(rows))
+        return {"action": "undelete", "page_id": pid, "restored": len(rows), "log_id": log_id,
+                "_rec": dict(page_id=pid, old_page_id=newest[2], rev_id=newest[1], title=t,
+                             namespace=ns, restored=len(rows), created=created,
+                             rev_ids=[r[1] for r in rows], performer=wiki.actor_name(act),
+                             comment=_ctext(reason), ts=mwts(ts))}
+    out = _txn(wiki.conn, run)
+    return _done(wiki, "undelete", out) if out else None
+
+
+def revdel(wiki, page_id=None, rev_id=None, bits=6, reason="Hiding by wikiload", actor=None,
+           suppress=False):
+    """RevDelList::setVisibility for one revision (default: the page's current one,
+    whose text MediaWiki does not let you hide, hence bits 6 = comment + editor):
+    rev_deleted changes conditionally on its old value, page_touched moves, then a
+    delete/revision (or suppress/revision) log row. One transaction."""
+    def run():
+        pid = page_id
+        if rev_id is not None:
+            pid = wiki.one("SELECT rev_page FROM revision WHERE rev_id=%s", (rev_id,))[0]
+        pid = pid or wiki.pick_page()
+        ns, title, latest = wiki.one("SELECT page_namespace, page_title, page_latest FROM page "
+                                     "WHERE page_id=%s FOR UPDATE", (pid,))
+        rid = rev_id or latest
+        old = wiki.one("SELECT rev_deleted FROM revision WHERE rev_id=%s", (rid,))[0]
+        new = bits | (8 if suppress else 0)
+        wiki.q("UPDATE revision SET rev_deleted=%s WHERE rev_id=%s AND rev_page=%s AND rev_deleted=%s",
+               (new, rid, pid, old))
+        ts = wiki.next_ts()
+        wiki.q("UPDATE page SET page_touched=%s WHERE page_id=%s", (mwts(ts), pid))
+        act = actor or wiki.pick_actor()
+        cid = wiki.comment(reason)
+        params = ('a:4:{s:4:"type";s:8:"revision";s:3:"ids";a:1:{i:0;s:%d:"%d";}'
+                  's:9:"ofield";i:%d;s:9:"nfield";i:%d;}' % (len(str(rid)), rid, old, new))
+        log_id = wiki.log("suppress" if suppress else "delete", "revision", ts, act, ns, title, pid,
+                          cid, params)
+        return {"action": "revdel", "page_id": pid, "rev_id": rid, "log_id": log_id,
+                "_rec": dict(page_id=pid, rev_id=rid, current=(rid == latest), title=title,
+                             namespace=ns, old_bits=old, new_bits=new,
+                             performer=wiki.actor_name(act), comment=_ctext(reason), ts=mwts(ts))}
+    return _done(wiki, "visibility", _txn(wiki.conn, run))
+
+
+def protect_page(wiki, page_id=None, level="sysop", reason="Vandalism", actor=None):
+    """WikiPage::doUpdateRestrictions on an existing page: a dummy revision (new
+    rev_id, same content), then page_restrictions replaced, then protect/protect
+    (or protect/modify) log. No outer atomic section: three transactions."""
+    wiki.q(EXTRA_SCHEMA[0])      # DDL commits: before any transaction
+    pid = page_id or wiki.pick_page()
+    ns, title, latest = wiki.one("SELECT page_namespace, page_title, page_latest FROM page "
+                                 "WHERE page_id=%s", (pid,))
+    ts = wiki.next_ts()
+    act = actor or wiki.pick_actor()
+    desc = b"[edit=" + level.encode() + b"] (indefinite) [move=" + level.encode() + b"] (indefinite)"
+    ctext = b"Protected \"[[" + title + b"]]\": " + reason.encode() + b" " + desc
+
+    def dummy():
+        wiki.one("SELECT page_latest FROM page WHERE page_id=%s FOR UPDATE", (pid,))
+        cid = wiki.comment(ctext)
+        content_id, origin = wiki.one("SELECT slot_content_id, slot_origin FROM slots "
+                                      "WHERE slot_revision_id=%s AND slot_role_id=%s",
+                                      (latest, ROLE_MAIN))
+        rev_id, _ = wiki.insert_revision(pid, latest, act, cid, ts, content_id=content_id,
+                                         origin=origin, minor=1)
+        wiki.q("UPDATE page SET page_latest=%s, page_touched=%s, page_is_new=0 WHERE page_id=%s",
+               (rev_id, mwts(ts), pid))
+        return rev_id
+
+    rev_id = _txn(wiki.conn, dummy)
+
+    def restrictions():
+        had = wiki.q("SELECT pr_id FROM page_restrictions WHERE pr_page=%s", (pid,))
+        for (pr_id,) in had:
+            wiki.q("DELETE FROM page_restrictions WHERE pr_id=%s", (pr_id,))
+        for typ in ("edit", "move"):
+            wiki.q("INSERT INTO page_restrictions (pr_page, pr_type, pr_level, pr_cascade, pr_expiry) "
+                   "VALUES (%s,%s,%s,0,'infinity')", (pid, typ, level))
+        return bool(had)
+
+    modified = _txn(wiki.conn, restrictions)
+    cid = wiki.comment(reason)
+    params = ('a:3:{s:11:"4::description";s:%d:"%s";s:9:"5:bool:cascade";b:0;s:7:"details";a:0:{}}'
+              % (len(desc), desc.decode()))
+    log_id = _txn(wiki.conn, lambda: wiki.log("protect", "modify" if modified else "protect", ts, act,
+                                              ns, title, pid, cid, params))
+    wiki.record("protect", page_id=pid, rev_id=rev_id, title=title, namespace=ns,
+                performer=wiki.actor_name(act), comment=_ctext(reason), ts=mwts(ts))
+    return {"action": "protect", "page_id": pid, "rev_id": rev_id, "log_id": log_id}
+
+
+def create_user(wiki, name=None):
+    """Account creation (self sign-up): user + actor in one transaction, then the
+    newusers/create log by the new actor."""
+    ts = wiki.next_ts()
+    n = name or f"Wikiload user {wiki.rng.randrange(10**9)}"
+    nb = n.encode() if isinstance(n, str) else n
+
+    def run():
+        token = hashlib.md5(nb + b"token").hexdigest()
+        wiki.q("INSERT IGNORE INTO user (user_name, user_real_name, user_password, user_newpassword, "
+               "user_email, user_touched, user_token, user_registration, user_editcount, user_is_temp) "
+               "VALUES (%s,'',%s,'','',%s,%s,%s,0,0)",
+               (nb, b":pbkdf2:x", mwts(ts), token, mwts(ts)))
+        uid = wiki.one("SELECT user_id FROM user WHERE user_name=%s", (nb,))[0]
+        wiki.q("INSERT INTO actor (actor_user, actor_name) VALUES (%s,%s)", (uid, nb))
+        aid = wiki.one("SELECT LAST_INSERT_ID()")[0]
+        return uid, aid
+
+    uid, aid = _txn(wiki.conn, run)
+    cid = wiki.comment(b"")
+    _txn(wiki.conn, lambda: wiki.log("newusers", "create", ts, aid, 2, nb.replace(b" ", b"_"), 0, cid,
+                                     'a:1:{s:9:"4::userid";i:%d;}' % uid))
+    wiki.record("create_user", user_id=uid, actor_id=aid, name=nb, performer=title_text(nb), ts=mwts(ts))
+    return {"action": "create_user", "user_id": uid, "actor_id": aid}
+
+
+def rename_user(wiki, old=None, new=None, actor=None, reason="Requested"):
+    """RenameuserSQL::rename: user_name, actor_name (actor_id unchanged, so revision
+    and log rows stay), user-log titles, then renameuser/renameuser. One transaction."""
+    def run():
+        o = old
+        if o is None:
+            if not wiki.one("SELECT MAX(user_id) FROM user")[0]:
+                return None
+            row = wiki.one("SELECT user_name FROM user WHERE user_id >= %s ORDER BY user_id LIMIT 1",
+                           (wiki.rng.randint(1, wiki.one("SELECT MAX(user_id) FROM user")[0]),))
+            o = row[0]
+        ob = o.encode() if isinstance(o, str) else o
+        nb = new.encode() if isinstance(new, str) else new
+        if nb is None:
+            nb = ob + b" (renamed " + str(wiki.rng.randrange(10**6)).encode() + b")"
+        uid = wiki.one("SELECT user_id FROM user WHERE user_name=%s FOR UPDATE", (ob,))[0]
+        ts = wiki.next_ts()
+        wiki.q("UPDATE user SET user_name=%s, user_touched=%s WHERE user_id=%s", (nb, mwts(ts), uid))
+        wiki.q("UPDATE actor SET actor_name=%s WHERE actor_user=%s", (nb, uid))
+        wiki.q("UPDATE logging SET log_title=%s WHERE log_namespace=2 AND log_title=%s AND "
+               "log_type IN ('block','newusers','rights') ",
+               (nb.replace(b" ", b"_"), ob.replace(b" ", b"_")))
+        act = actor or wiki.pick_actor()
+        edits = wiki.one("SELECT user_editcount FROM user WHERE user_id=%s", (uid,))[0] or 0
+        cid = wiki.comment(reason)
+        params = ('a:3:{s:10:"4::olduser";s:%d:"%s";s:10:"5::newuser";s:%d:"%s";s:8:"6::edits";i:%d;}'
+                  % (len(ob), ob.decode("utf-8", "replace"), len(nb), nb.decode("utf-8", "replace"),
+                     edits))
+        wiki.log("renameuser", "renameuser", ts, act, 2, ob.replace(b" ", b"_"), 0, cid, params)
+        return {"action": "rename_user", "user_id": uid,
+                "_rec": dict(user_id=uid, old_name=ob, name=nb, performer=wiki.actor_name(act),
+                             comment=_ctext(reason), ts=mwts(ts))}
+    out = _txn(wiki.conn, run)
+    return _done(wiki, "rename_user", out) if out else None
+
+
+def import_revisions(wiki, page_id=None, title=None, namespace=0, count=2, user="Importer"):
+    """importDump.php (WikiImporter + ImportableOldRevisionImporter): per revision,
+    with no surrounding transaction, a new rev_id with an OLD timestamp, parent = the
+    page's latest revision not newer than it; the page row is created when missing
+    and follows (latest, page_touched = the old timestamp, page_is_new 0) only when
+    the imported revision is not older than its current latest. Foreign users become
+    `imported>Name` actors without a user. No log, no RC."""
+    wiki.ids()
+    if title is None and page_id is None:
+        page_id = wiki.pick_page()
+    if page_id is not None:
+        ns, t = wiki.one("SELECT page_namespace, page_title FROM page WHERE page_id=%s", (page_id,))
+    else:
+        ns, t = namespace, (title.encode() if isinstance(title, str) else title)
+    name = b"imported>" + user.encode()
+    row = wiki.one("SELECT actor_id FROM actor WHERE actor_name=%s", (name,))
+    if row:
+        act = row[0]
+    else:
+        wiki.q("INSERT INTO actor (actor_user, actor_name) VALUES (NULL, %s)", (name,))
+        act = wiki.one("SELECT LAST_INSERT_ID()")[0]
+    # old timestamps: before the page's first revision (or START_TS for a new page)
+    row = wiki.one("SELECT MIN(rev_timestamp) FROM revision JOIN page ON rev_page=page_id "
+                   "WHERE page_namespace=%s AND page_title=%s", (ns, t))
+    base = parse_mwts(row[0]) - 86400 * (count + 1) if row and row[0] else START_TS - 86400 * (count + 1)
+    out = []
+    for i in range(count):
+        ts = base + 86400 * i + wiki.rng.randint(0, 3600)
+        page = wiki.one("SELECT page_id, page_latest FROM page WHERE page_namespace=%s AND page_title=%s",
+                        (ns, t))
+        if not page:
+            wiki.q("INSERT INTO page (page_namespace, page_title, page_is_redirect, page_is_new, "
+                   "page_random, page_touched, page_links_updated, page_latest, page_len, "
+                   "page_content_model) VALUES (%s,%s,0,0,%s,%s,NULL,0,0,'wikitext')",
+                   (ns, t, wiki.rng.random(), mwts(ts)))
+            page = (wiki.one("SELECT LAST_INSERT_ID()")[0], 0)
+        pid, latest = page
+        prow = wiki.one("SELECT rev_id FROM revision WHERE rev_page=%s AND rev_timestamp <= %s "
+                        "ORDER BY rev_timestamp DESC, rev_id DESC LIMIT 1", (pid, mwts(ts)))
+        parent = prow[0] if prow else 0
+        cid = wiki.comment(f"imported revision {i + 1}")
+        body = wikitext(wiki.rng, t, 1000 + i)
+        rev_id, size = wiki.insert_revision(pid, parent, act, cid, ts, text=body)
+        lrow = wiki.one("SELECT rev_timestamp FROM revision WHERE rev_id=%s", (latest,)) if latest else None
+        became_latest = not lrow or mwts(ts).encode() >= bytes(lrow[0])
+        if became_latest:
+            wiki.q("UPDATE page SET page_latest=%s, page_touched=%s, page_is_new=0, page_len=%s "
+                   "WHERE page_id=%s", (rev_id, mwts(ts), size, pid))
+        out.append({"rev_id": rev_id, "parent_id": parent, "ts": mwts(ts), "latest": became_latest})
+        wiki.record("import", page_id=pid, rev_id=rev_id, parent_id=parent, title=t, namespace=ns,
+                    performer=title_text(name), comment=f"imported revision {i + 1}", ts=mwts(ts),
+                    became_latest=became_latest)
+    return {"action": "import", "page_id": pid, "revisions": out}
+
+
+DEFAULT_MIX = {"create": 3, "edit": 20, "null_edit": 3, "delete": 2, "undelete": 1, "move": 2,
+               "move_redirect": 1, "revdel": 1, "protect": 1, "create_user": 1, "rename_user": 1,
+               "import": 1}
+
+
+def parse_mix(text):
+    """"edit=10,create=2" -> {"edit": 10, "create": 2} (unknown kinds are an error)."""
+    mix = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        k, _, v = part.partition("=")
+        if k not in DEFAULT_MIX:
+            raise SystemExit(f"wikiload: unknown action '{k}' in --mix (known: {', '.join(DEFAULT_MIX)})")
+        mix[k] = float(v or 1)
+    return mix or dict(DEFAULT_MIX)
+
+
+def random_actions(wiki, count=100, mix=None, pause=0.0):
+    """count actions drawn from mix (kind -> weight), reproducibly from the wiki's
+    seed. Actions whose precondition fails (nothing to undelete) become creates.
+    Yields each action's result."""
+    mix = mix or dict(DEFAULT_MIX)
+    kinds = sorted(mix)
+    weights = [mix[k] for k in kinds]
+    for _ in range(count):
+        k = wiki.rng.choices(kinds, weights)[0]
+        r = None
+        if k == "undelete":
+            r = undelete_page(wiki)
+        elif k == "create":
+            r = create_page(wiki)
+        elif k == "edit":
+            r = edit_page(wiki)
+        elif k == "null_edit":
+            r = null_edit(wiki)
+        elif k == "delete":
+            r = delete_page(wiki)
+        elif k == "move":
+            r = move_page(wiki)
+        elif k == "move_redirect":
+            r = move_page(wiki, redirect=True)
+        elif k == "revdel":
+            r = revdel(wiki, bits=wiki.rng.choice([0, 2, 4, 6]))
+        elif k == "protect":
+            r = protect_page(wiki)
+        elif k == "create_user":
+            r = create_user(wiki)
+        elif k == "rename_user":
+            r = rename_user(wiki)
+        elif k == "import":
+            r = import_revisions(wiki, count=wiki.rng.randint(1, 3))
+        if r is None:
+            r = create_page(wiki)
+        yield r
+        if pause:
+            time.sleep(pause)
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -689,6 +1155,8 @@ def main(argv=None):
         p.add_argument("--password-file")
         p.add_argument("--db", default="enwiki")
         p.add_argument("--seed", type=int, default=1)
+        p.add_argument("--action-log", metavar="FILE",
+                       help="append one JSON line per action (kind, page_id, rev_id, titles, ...)")
 
     p = sub.add_parser("load", help="create the schema and load a wiki")
     common(p)
@@ -697,18 +1165,34 @@ def main(argv=None):
     p.add_argument("--users", type=int)
     p.add_argument("--drop", action="store_true", help="drop the database first")
     p.add_argument("--revision-only", type=int, metavar="N", help="fill only `revision`, N rows")
-    for name in ("create", "edit", "delete", "move"):
+    for name in ("create", "edit", "delete", "move", "null-edit", "undelete", "revdel", "protect",
+                 "create-user", "rename-user", "import"):
         p = sub.add_parser(name)
         common(p)
         p.add_argument("--count", type=int, default=1)
-        if name != "create":
+        if name not in ("create", "undelete", "create-user", "rename-user"):
             p.add_argument("--page-id", type=int)
-        if name in ("create", "move"):
+        if name in ("create", "move", "undelete", "import"):
             p.add_argument("--namespace", type=int)
-        if name == "create":
+        if name in ("create", "undelete", "import"):
             p.add_argument("--title")
         if name == "move":
             p.add_argument("--to")
+            p.add_argument("--redirect", action="store_true", help="leave a redirect behind")
+        if name == "revdel":
+            p.add_argument("--rev-id", type=int)
+            p.add_argument("--bits", type=int, default=6)
+        if name in ("create-user", "rename-user"):
+            p.add_argument("--name", help="the (new) user name")
+        if name == "rename-user":
+            p.add_argument("--old", help="the current user name")
+        if name == "import":
+            p.add_argument("--revisions", type=int, default=2)
+    p = sub.add_parser("random", help="a reproducible random workload")
+    common(p)
+    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--mix", help="kind=weight,... (kinds: " + ", ".join(DEFAULT_MIX) + ")")
+    p.add_argument("--pause", type=float, default=0.0, help="seconds between actions")
     a = ap.parse_args(argv)
 
     conn_kw = dict(socket=a.socket, host=a.host, port=a.port, user=a.user,
@@ -719,7 +1203,12 @@ def main(argv=None):
         print(json.dumps(out), flush=True)
         return 0
     conn = connect(autocommit=True, **conn_kw)
-    wiki = Wiki(conn, a.db, seed=a.seed)
+    wiki = Wiki(conn, a.db, seed=a.seed, action_log=a.action_log)
+    if a.cmd == "random":
+        for r in random_actions(wiki, count=a.count, mix=parse_mix(a.mix), pause=a.pause):
+            print(json.dumps(r), flush=True)
+        conn.close()
+        return 0
     for _ in range(a.count):
         if a.cmd == "create":
             r = create_page(wiki, title=a.title, namespace=a.namespace or 0)
@@ -727,8 +1216,23 @@ def main(argv=None):
             r = edit_page(wiki, page_id=a.page_id)
         elif a.cmd == "delete":
             r = delete_page(wiki, page_id=a.page_id)
+        elif a.cmd == "move":
+            r = move_page(wiki, page_id=a.page_id, to=a.to, namespace=a.namespace, redirect=a.redirect)
+        elif a.cmd == "null-edit":
+            r = null_edit(wiki, page_id=a.page_id)
+        elif a.cmd == "undelete":
+            r = undelete_page(wiki, title=a.title, namespace=a.namespace or 0)
+        elif a.cmd == "revdel":
+            r = revdel(wiki, page_id=a.page_id, rev_id=a.rev_id, bits=a.bits)
+        elif a.cmd == "protect":
+            r = protect_page(wiki, page_id=a.page_id)
+        elif a.cmd == "create-user":
+            r = create_user(wiki, name=a.name)
+        elif a.cmd == "rename-user":
+            r = rename_user(wiki, old=a.old, new=a.name)
         else:
-            r = move_page(wiki, page_id=a.page_id, to=a.to, namespace=a.namespace)
+            r = import_revisions(wiki, page_id=a.page_id, title=a.title, namespace=a.namespace or 0,
+                                 count=a.revisions)
         print(json.dumps(r), flush=True)
     conn.close()
     return 0
