@@ -798,7 +798,8 @@ int run_group(struct run_env *env, const char *db, const struct cfg_table *const
 	for (size_t i = 0; !rc && i < n; i++)
 		if ((rc = trun_scan(env, db, &tr[i])))
 			bad = i;
-	if (in_snapshot) {
+	/* a profile looks rows up in the same snapshot; otherwise release it now */
+	if (in_snapshot && !env->after_deliver) {
 		src_snapshot_end(env->src);
 		in_snapshot = false;
 	}
@@ -827,6 +828,10 @@ int run_group(struct run_env *env, const char *db, const struct cfg_table *const
 		rc = env->after_deliver(env->after_ctx, env, &v, &tr[0].err);
 		free(tv);
 		bad = 0;
+	}
+	if (in_snapshot) {
+		src_snapshot_end(env->src);
+		in_snapshot = false;
 	}
 	if (!rc)
 		fault_point("kill-before-commit", 0);

@@ -940,6 +940,23 @@ void src_scan_close(struct src_scan *s)
 	s->open = 0;
 }
 
+/* ---- lookups ----------------------------------------------------------- */
+
+int src_query(struct src_conn *c, const char *sql, src_row_fn row, void *ctx, struct sderr *e)
+{
+	if (mysql_real_query(c->my, sql, strlen(sql)))
+		return my_fail(c, e, "lookup query");
+	MYSQL_RES *r = mysql_store_result(c->my);
+	if (!r)
+		return mysql_field_count(c->my) ? my_fail(c, e, "lookup result") : SD_OK;
+	unsigned n = mysql_num_fields(r);
+	MYSQL_ROW v;
+	while ((v = mysql_fetch_row(r)))
+		row(ctx, n, v, mysql_fetch_lengths(r));
+	mysql_free_result(r);
+	return SD_OK;
+}
+
 /* ---- checksum pushdown ------------------------------------------------ */
 
 int src_checksum(struct src_conn *c, const struct sd_table *t,

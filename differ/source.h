@@ -68,6 +68,12 @@ int src_checksum(struct src_conn *c, const struct sd_table *t,
 		 const unsigned char *hi, size_t hi_len,
 		 int64_t *rows, uint64_t *crc, struct sderr *e);
 
+/* Runs a small read-only query (text protocol, fully buffered) inside the
+ * current snapshot and calls row() for each row with its values (NULL for
+ * SQL NULL) and lengths. For lookups by id lists, not for scans. */
+typedef void (*src_row_fn)(void *ctx, unsigned ncols, char **vals, unsigned long *lens);
+int src_query(struct src_conn *c, const char *sql, src_row_fn row, void *ctx, struct sderr *e);
+
 /* Appends `name` quoted as a MariaDB identifier (backticks, doubled inside). */
 void src_quote_ident(struct buf *b, const char *name);
 
