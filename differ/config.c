@@ -1071,6 +1071,22 @@ static int parse_root(struct ctx *x, struct cfg *c, yaml_node_t *root)
 		return -1;
 	/* the derivation needs before-images (a move's old title, a deleted
 	 * page's last state) */
+	/* Debezium updates and deletes carry a before-image: tables keep row
+	 * images whenever a sink uses that envelope */
+	bool debezium = false;
+	for (size_t i = 0; i < c->n_sinks; i++)
+		debezium |= c->sinks[i].type == CFG_SINK_KAFKA && c->sinks[i].envelope == CFG_ENVELOPE_DEBEZIUM;
+	uint64_t keep_bit = UINT64_C(1) << key_bit(find_key(S_TABLE, "keep_images", 11));
+	for (size_t i = 0; debezium && i < c->n_tables; i++) {
+		struct cfg_table *t = &c->tables[i];
+		if ((t->set_mask & keep_bit) && !t->keep_images) {
+			sderr_set(x->e, SD_ERR_CONFIG, "%s:%d: table '%s' sets keep_images: false, but a kafka sink "
+				  "uses the debezium envelope, whose updates and deletes need before-images",
+				  x->file, t->line, t->name);
+			return -1;
+		}
+		t->keep_images = true;
+	}
 	if (c->mediawiki.page_change)
 		for (size_t i = 0; i < c->n_tables; i++)
 			if (!strcmp(c->tables[i].name, "page") || !strcmp(c->tables[i].name, "revision") ||

@@ -382,6 +382,11 @@ int log_format_line(char *out, int cap, enum sd_log_level level, bool json, doub
 			out[0] = '\0';
 		return 0;
 	}
+	/* the promise is "at most LOG_LINE_MAX bytes, newline included" whatever
+	 * buffer the caller has; with a bigger buffer an escape landing on the
+	 * boundary (their position moves with the pid's digits) gave one more */
+	if (cap > LOG_LINE_MAX + 1)
+		cap = LOG_LINE_MAX + 1;
 	len = build(out, cap, level, json, now, ctx, event, kv, n_kv, msg, max, &over);
 	if (over > 0) {
 		/* Too long: cut the message, not the fields. Escaping expands

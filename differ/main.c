@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "config.h"
 #include "encode.h"
+#include "log.h"
 #include "mediawiki.h"
 #include "error.h"
 #include "run.h"
@@ -467,6 +468,8 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* SNAPDIFF_LOG_LEVEL / SNAPDIFF_LOG_FORMAT; librdkafka's lines go through it */
+	log_init("snapdiff");
 	if (argc < 2) {
 		cmd_help(0, NULL);
 		return SD_ERR_USAGE;

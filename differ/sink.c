@@ -10,6 +10,7 @@
 
 static const struct sink_ops *sink_types[] = {
 	&sink_jsonl_ops,
+	&sink_kafka_ops,
 };
 
 static const struct sink_ops *find_ops(enum cfg_sink_type type)
