@@ -8,10 +8,11 @@
  * (an undelete); logging rows inserted. This file reads those diffs from the
  * group's spools, correlates them per page and renders one JSON document per
  * page-level event: create, edit, move, delete, undelete, visibility_change.
- * Everything it knows comes from the diffs: a comment, actor or user row that
- * did not change in this run is not visible here, so names and comment texts
- * are included only when their rows are new or changed (docs/page_change.md
- * lists what is and is not derivable).
+ * Who and why (comment text, actor, user, groups) are mostly rows that did
+ * NOT change in this run — MediaWiki shares comment rows and reuses actor and
+ * user rows — so after deriving the events it looks those up, batched, in the
+ * run's still-open consistent snapshot; a row that is in the diff is taken
+ * from there (docs/page_change.md lists what is and is not derivable).
  *
  * Determinism: an event's id is a hash of the ids of the row changes it was
  * derived from, which are themselves deterministic, so the rerun after a
@@ -279,6 +280,50 @@ struct rinfo {
 	size_t ts_len, sha1_len;
 };
 
+/* What the snapshot lookups found (rows outside this run's diff). Each
+ * array is sorted by id once filled, for bsearch. */
+struct lk_comment {
+	int64_t id;
+	char *p;
+	size_t len;
+};
+
+struct lk_actor {
+	int64_t id, user;
+	bool has_user;
+	char *name;
+	size_t len;
+};
+
+struct lk_user {
+	int64_t id, edits;
+	bool has_reg, has_edits, has_temp, is_temp, has_sys, is_sys;
+	char reg[14];
+};
+
+struct lk_group {
+	int64_t user;
+	char *p;
+	size_t len;
+};
+
+struct lk {
+	struct lk_comment *c;
+	size_t nc, cc;
+	struct lk_actor *a;
+	size_t na, ca;
+	struct lk_user *u;
+	size_t nu, cu;
+	struct lk_group *g;   /* sorted by (user, name) */
+	size_t ng, cg;
+	/* what the wiki's schema has (information_schema, checked once a run):
+	 * a missing table or column is left out of the events, not an error */
+	bool t_comment, t_actor, t_user, t_groups;
+	bool c_reg, c_edits, c_temp, c_token, c_email, c_expiry;
+	bool groups;          /* user_groups was read: groups and is_bot are known */
+	bool diff_user_full;  /* the user diff has every column the lookup reads */
+};
+
 struct mw {
 	const struct cfg *cfg;
 	const struct run_group_view *g;
@@ -286,6 +331,9 @@ struct mw {
 	const char *snapshot_time;
 	struct mtab page, rev, ar, log, comment, actor, user, slots;
 	struct midx page_id, rev_id, rev_page, ar_rev, ar_page, slot_rev, comment_id, actor_id, user_id;
+	struct pc *pcs;               /* derived, rendered once the lookups are in   */
+	size_t npc, cappc;
+	struct lk lk;
 	struct ev *evs;
 	size_t nev, cap;
 	/* pages moved in this run: their old titles, to recognise the redirect
@@ -515,56 +563,173 @@ static void j_ts(struct buf *b, const struct mw *w, const char *p, size_t len)
 	buf_addf(b, "\"%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ\"", p, p + 4, p + 6, p + 8, p + 10, p + 12);
 }
 
+/* bsearch over an array of structs whose first member is the int64_t id */
+static const void *lk_find(const void *base, size_t n, size_t size, int64_t id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int64_t k = *(const int64_t *)(const void *)((const char *)base + mid * size);
+		if (k == id)
+			return (const char *)base + mid * size;
+		if (k < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* A comment row of this run's diff wins over the lookup: same snapshot, but
+ * the diff is already in memory and is what the row events said. */
 static bool comment_text(const struct mw *w, int64_t id, const char **p, size_t *len)
 {
 	if (id < 0)
 		return false;
 	const struct mrow *r = idx_one(&w->comment_id, id, 0);
-	return r && r->a && gs(&w->comment, r->a, "comment_text", p, len);
+	if (r && r->a && gs(&w->comment, r->a, "comment_text", p, len))
+		return true;
+	const struct lk_comment *c = lk_find(w->lk.c, w->lk.nc, sizeof(*c), id);
+	if (!c)
+		return false;
+	*p = c->p;
+	*len = c->len;
+	return true;
 }
 
-/* The user entity of an actor whose row is in this run's diff. */
+struct actor_v {
+	const char *name;
+	size_t len;
+	bool has_user;
+	int64_t user;
+};
+
+static bool actor_get(const struct mw *w, int64_t id, struct actor_v *v)
+{
+	if (id < 0)
+		return false;
+	const struct mrow *r = idx_one(&w->actor_id, id, 0);
+	if (r && r->a && gs(&w->actor, r->a, "actor_name", &v->name, &v->len)) {
+		v->has_user = v_int(fv(&w->actor, r->a, "actor_user"), &v->user) && v->user > 0;
+		return true;
+	}
+	const struct lk_actor *a = lk_find(w->lk.a, w->lk.na, sizeof(*a), id);
+	if (!a)
+		return false;
+	v->name = a->name;
+	v->len = a->len;
+	v->has_user = a->has_user;
+	v->user = a->user;
+	return true;
+}
+
+/* MediaWiki marks system users (User::newSystemUser) with the invalid token
+ * and no e-mail; BINARY(32) pads the token with NULs, hence the trim. */
+#define INVALID_TOKEN "*** INVALID ***"
+
+static bool is_system_row(const char *token, size_t tlen, size_t email_len)
+{
+	while (tlen && token[tlen - 1] == '\0')
+		tlen--;
+	return email_len == 0 && tlen == strlen(INVALID_TOKEN) && !memcmp(token, INVALID_TOKEN, tlen);
+}
+
+/* The user row of an actor: the diff's when it has every column, else the
+ * lookup's. */
+static bool user_get(const struct mw *w, int64_t id, struct lk_user *u)
+{
+	memset(u, 0, sizeof(*u));
+	const struct mrow *r = w->lk.diff_user_full ? idx_one(&w->user_id, id, 0) : NULL;
+	if (r && r->a) {
+		const struct mtab *m = &w->user;
+		int64_t x;
+		const char *p, *q;
+		size_t len, qlen;
+		u->id = id;
+		if ((u->has_temp = v_int(fv(m, r->a, "user_is_temp"), &x)))
+			u->is_temp = x != 0;
+		if (gs(m, r->a, "user_registration", &p, &len) && ts14_ok(p, len)) {
+			u->has_reg = true;
+			memcpy(u->reg, p, 14);
+		}
+		u->has_edits = v_int(fv(m, r->a, "user_editcount"), &u->edits);
+		if (gs(m, r->a, "user_token", &p, &len) && gs(m, r->a, "user_email", &q, &qlen)) {
+			u->has_sys = true;
+			u->is_sys = is_system_row(p, len, qlen);
+		}
+		return true;
+	}
+	const struct lk_user *l = lk_find(w->lk.u, w->lk.nu, sizeof(*l), id);
+	if (!l)
+		return false;
+	*u = *l;
+	return true;
+}
+
+/* The user entity of an actor, from the diff or the snapshot lookups. */
 static bool j_user(struct buf *b, const struct mw *w, int64_t actor_id)
 {
-	if (actor_id < 0)
-		return false;
-	const struct mrow *ar = idx_one(&w->actor_id, actor_id, 0);
-	const char *name;
-	size_t nlen;
-	if (!ar || !ar->a || !gs(&w->actor, ar->a, "actor_name", &name, &nlen))
+	struct actor_v a;
+	if (!actor_get(w, actor_id, &a))
 		return false;
 	bool first = true;
 	buf_addch(b, '{');
-	int64_t uid;
-	bool has_uid = v_int(fv(&w->actor, ar->a, "actor_user"), &uid);
-	if (has_uid) {
+	if (a.has_user) {
 		j_key(b, &first, "user_id");
-		buf_addf(b, "%lld", (long long)uid);
+		buf_addf(b, "%lld", (long long)a.user);
 	}
 	j_key(b, &first, "user_text");
-	j_bytes(b, name, nlen);
-	const struct mrow *ur = has_uid ? idx_one(&w->user_id, uid, 0) : NULL;
-	if (ur && ur->a) {
-		const struct mtab *m = &w->user;
-		int64_t x;
-		if (v_int(fv(m, ur->a, "user_is_temp"), &x)) {
-			j_key(b, &first, "is_temp");
-			buf_addstr(b, x ? "true" : "false");
-		}
-		const char *p;
-		size_t len;
-		if (gs(m, ur->a, "user_registration", &p, &len) && ts14_ok(p, len)) {
-			j_key(b, &first, "registration_dt");
-			j_ts(b, w, p, len);
-		}
-		if (v_int(fv(m, ur->a, "user_editcount"), &x)) {
-			j_key(b, &first, "edit_count");
-			buf_addf(b, "%lld", (long long)x);
-		}
-	} else if (!has_uid) {
-		/* an IP or imported actor has no user row */
+	j_bytes(b, a.name, a.len);
+	struct lk_user u;
+	if (!a.has_user) {
+		/* an IP or imported actor: no user row, no groups, nothing special */
 		j_key(b, &first, "is_temp");
 		buf_addstr(b, "false");
+		j_key(b, &first, "is_bot");
+		buf_addstr(b, "false");
+		j_key(b, &first, "is_system");
+		buf_addstr(b, "false");
+	} else if (user_get(w, a.user, &u)) {
+		if (u.has_temp) {
+			j_key(b, &first, "is_temp");
+			buf_addstr(b, u.is_temp ? "true" : "false");
+		}
+		if (u.has_reg) {
+			j_key(b, &first, "registration_dt");
+			j_ts(b, w, u.reg, 14);
+		}
+		if (u.has_edits && u.edits >= 0) {
+			j_key(b, &first, "edit_count");
+			buf_addf(b, "%lld", (long long)u.edits);
+		}
+		/* the schema's default is false; without the columns nobody knows */
+		j_key(b, &first, "is_system");
+		buf_addstr(b, u.has_sys && u.is_sys ? "true" : "false");
+	}
+	if (a.has_user && w->lk.groups) {
+		/* explicit memberships only; the implicit ones (*, user,
+		 * autoconfirmed) depend on the wiki's configuration */
+		size_t lo = 0, hi = w->lk.ng;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (w->lk.g[mid].user < a.user)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		bool bot = false, f2 = true;
+		j_key(b, &first, "groups");
+		buf_addch(b, '[');
+		for (size_t i = lo; i < w->lk.ng && w->lk.g[i].user == a.user; i++) {
+			if (!f2)
+				buf_addch(b, ',');
+			f2 = false;
+			j_bytes(b, w->lk.g[i].p, w->lk.g[i].len);
+			bot |= w->lk.g[i].len == 3 && !memcmp(w->lk.g[i].p, "bot", 3);
+		}
+		buf_addch(b, ']');
+		j_key(b, &first, "is_bot");
+		buf_addstr(b, bot ? "true" : "false");
 	}
 	buf_addch(b, '}');
 	return true;
@@ -628,8 +793,8 @@ static void j_revision(struct buf *b, const struct mw *w, const struct rinfo *r,
 	buf_addch(b, '}');
 }
 
-/* Renders the event and queues it. */
-static void emit_pc(struct mw *w, const struct pc *pc)
+/* Renders a derived event into the delivery list. */
+static void render_pc(struct mw *w, const struct pc *pc)
 {
 	struct buf b = BUF_INIT, k = BUF_INIT, h = BUF_INIT;
 	unsigned char id[16];
@@ -676,7 +841,12 @@ static void emit_pc(struct mw *w, const struct pc *pc)
 		 changelog_name[pc->kind]);
 	const char *p;
 	size_t len;
-	if (!pc->suppressed && comment_text(w, pc->comment, &p, &len)) {
+	/* a create or edit's performer and summary are its revision's editor and
+	 * comment: a hidden one must not leak through the top level */
+	bool own_rev = pc->kind == K_CREATE || pc->kind == K_EDIT;
+	bool hide_comment = pc->suppressed || (own_rev && (pc->rev.deleted & DEL_COMMENT));
+	bool hide_performer = pc->suppressed || (own_rev && (pc->rev.deleted & DEL_USER));
+	if (!hide_comment && comment_text(w, pc->comment, &p, &len)) {
 		buf_addstr(&b, ",\"comment\":");
 		j_bytes(&b, p, len);
 	}
@@ -684,7 +854,7 @@ static void emit_pc(struct mw *w, const struct pc *pc)
 	j_page(&b, &pc->page, pc->revision_count);
 	buf_addstr(&b, ",\"revision\":");
 	j_revision(&b, w, &pc->rev, pc->suppressed);
-	if (!pc->suppressed) {
+	if (!hide_performer) {
 		struct buf u = BUF_INIT;
 		if (j_user(&u, w, pc->performer)) {
 			buf_addstr(&b, ",\"performer\":");
@@ -766,6 +936,17 @@ static void emit_pc(struct mw *w, const struct pc *pc)
 	buf_release(&h);
 }
 
+/* Queues a derived event: rendering waits until the run's comment, actor
+ * and user ids are known and looked up in one batch. */
+static void emit_pc(struct mw *w, const struct pc *pc)
+{
+	if (w->npc == w->cappc) {
+		w->cappc = w->cappc ? 2 * w->cappc : 32;
+		w->pcs = xrealloc(w->pcs, w->cappc * sizeof(*w->pcs));
+	}
+	w->pcs[w->npc++] = *pc;
+}
+
 static int ev_cmp(const void *x, const void *y)
 {
 	const struct ev *a = x, *b = y;
@@ -801,6 +982,353 @@ static void pc_from_log(const struct mw *w, struct pc *pc, const struct mrow *lo
 	}
 	pc->performer = gi(&w->log, log->a, "log_actor", -1);
 	pc->comment = gi(&w->log, log->a, "log_comment_id", -1);
+}
+
+/* ---- snapshot lookups ---------------------------------------------------- */
+
+/* ids per IN list: keeps each statement small whatever the run's size */
+#define LK_CHUNK 1000
+
+struct ids {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static void ids_add(struct ids *s, int64_t id)
+{
+	/* MediaWiki ids start at 1; 0 and -1 stand for "none" here */
+	if (id <= 0)
+		return;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	s->v[s->n++] = id;
+}
+
+static int i64_cmp(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static void ids_uniq(struct ids *s)
+{
+	if (!s->n)
+		return;
+	qsort(s->v, s->n, sizeof(*s->v), i64_cmp);
+	size_t k = 1;
+	for (size_t i = 1; i < s->n; i++)
+		if (s->v[i] != s->v[k - 1])
+			s->v[k++] = s->v[i];
+	s->n = k;
+}
+
+static bool p_int(const char *s, int64_t *out)
+{
+	if (!s || !*s)
+		return false;
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (*end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static char *dup_bytes(const char *p, size_t len)
+{
+	char *d = xmalloc(len + 1);
+	if (len)
+		memcpy(d, p, len);
+	d[len] = '\0';
+	return d;
+}
+
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? 2 * *cap : 64;
+	return xrealloc(p, *cap * size);
+}
+
+/* Runs "<head> IN (<ids>)<tail>" per chunk of ids; ids are numbers, so the
+ * statement needs no quoting beyond the identifiers in head. */
+static int query_in(struct src_conn *c, const char *head, const char *tail, const struct ids *s,
+		    src_row_fn fn, void *ctx, struct sderr *e)
+{
+	for (size_t i = 0; i < s->n; i += LK_CHUNK) {
+		struct buf q = BUF_INIT;
+		buf_addstr(&q, head);
+		buf_addstr(&q, " IN (");
+		for (size_t j = i; j < s->n && j < i + LK_CHUNK; j++)
+			buf_addf(&q, "%s%lld", j > i ? "," : "", (long long)s->v[j]);
+		buf_addch(&q, ')');
+		buf_addstr(&q, tail);
+		int rc = src_query(c, q.p, fn, ctx, e);
+		buf_release(&q);
+		if (rc)
+			return rc;
+	}
+	return SD_OK;
+}
+
+static void row_schema(void *ctx, unsigned n, char **v, unsigned long *len)
+{
+	(void)len;
+	struct lk *l = ctx;
+	if (n < 2 || !v[0] || !v[1])
+		return;
+	static const struct { const char *t, *c; size_t off; } known[] = {
+		{ "comment", "comment_text", offsetof(struct lk, t_comment) },
+		{ "actor", "actor_name", offsetof(struct lk, t_actor) },
+		{ "user", "user_id", offsetof(struct lk, t_user) },
+		{ "user", "user_registration", offsetof(struct lk, c_reg) },
+		{ "user", "user_editcount", offsetof(struct lk, c_edits) },
+		{ "user", "user_is_temp", offsetof(struct lk, c_temp) },
+		{ "user", "user_token", offsetof(struct lk, c_token) },
+		{ "user", "user_email", offsetof(struct lk, c_email) },
+		{ "user_groups", "ug_group", offsetof(struct lk, t_groups) },
+		{ "user_groups", "ug_expiry", offsetof(struct lk, c_expiry) },
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(v[0], known[i].t) && !strcmp(v[1], known[i].c))
+			*(bool *)(void *)((char *)l + known[i].off) = true;
+}
+
+static void row_comment(void *ctx, unsigned n, char **v, unsigned long *len)
+{
+	struct lk *l = ctx;
+	int64_t id;
+	if (n < 2 || !p_int(v[0], &id) || !v[1])
+		return;
+	l->c = grow(l->c, &l->cc, l->nc, sizeof(*l->c));
+	l->c[l->nc++] = (struct lk_comment){ id, dup_bytes(v[1], len[1]), len[1] };
+}
+
+static void row_actor(void *ctx, unsigned n, char **v, unsigned long *len)
+{
+	struct lk *l = ctx;
+	int64_t id, user = 0;
+	if (n < 3 || !p_int(v[0], &id) || !v[2])
+		return;
+	bool has_user = p_int(v[1], &user) && user > 0;
+	l->a = grow(l->a, &l->ca, l->na, sizeof(*l->a));
+	l->a[l->na++] = (struct lk_actor){ id, user, has_user, dup_bytes(v[2], len[2]), len[2] };
+}
+
+/* columns: user_id, registration, editcount, is_temp, is_system (NULL when
+ * the wiki's schema lacks the column) */
+static void row_user(void *ctx, unsigned n, char **v, unsigned long *len)
+{
+	struct lk *l = ctx;
+	struct lk_user u;
+	int64_t x;
+	memset(&u, 0, sizeof(u));
+	if (n < 5 || !p_int(v[0], &u.id))
+		return;
+	if (v[1] && ts14_ok(v[1], len[1])) {
+		u.has_reg = true;
+		memcpy(u.reg, v[1], 14);
+	}
+	u.has_edits = p_int(v[2], &u.edits);
+	if ((u.has_temp = p_int(v[3], &x)))
+		u.is_temp = x != 0;
+	if ((u.has_sys = p_int(v[4], &x)))
+		u.is_sys = x != 0;
+	l->u = grow(l->u, &l->cu, l->nu, sizeof(*l->u));
+	l->u[l->nu++] = u;
+}
+
+static void row_group(void *ctx, unsigned n, char **v, unsigned long *len)
+{
+	struct lk *l = ctx;
+	int64_t user;
+	if (n < 2 || !p_int(v[0], &user) || !v[1])
+		return;
+	l->g = grow(l->g, &l->cg, l->ng, sizeof(*l->g));
+	l->g[l->ng++] = (struct lk_group){ user, dup_bytes(v[1], len[1]), len[1] };
+}
+
+static int group_cmp(const void *x, const void *y)
+{
+	const struct lk_group *a = x, *b = y;
+	if (a->user != b->user)
+		return a->user < b->user ? -1 : 1;
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->p, b->p, n);
+	return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* Both names quoted: a database name may hold any character. */
+static void q_from(struct buf *q, const char *db, const char *tbl)
+{
+	buf_addstr(q, " FROM ");
+	src_quote_ident(q, db);
+	buf_addch(q, '.');
+	src_quote_ident(q, tbl);
+	buf_addstr(q, " WHERE ");
+}
+
+/* Fills w->lk with every comment, actor, user and group membership the
+ * derived events refer to and the diff does not hold: one statement per
+ * table (per chunk of ids), inside the run's snapshot, so they agree with
+ * the row events. */
+static int lookups(struct mw *w, struct src_conn *c, struct sderr *e)
+{
+	struct lk *l = &w->lk;
+	struct ids cids = { 0 }, aids = { 0 }, need_a = { 0 }, uids = { 0 }, need_u = { 0 };
+	struct buf q = BUF_INIT;
+	int rc = SD_OK;
+	for (size_t i = 0; i < w->npc; i++) {
+		const struct pc *pc = &w->pcs[i];
+		ids_add(&cids, pc->comment);
+		ids_add(&cids, pc->rev.comment);
+		ids_add(&aids, pc->performer);
+		ids_add(&aids, pc->rev.actor);
+		if (pc->prior_rinfo.have) {
+			ids_add(&cids, pc->prior_rinfo.comment);
+			ids_add(&aids, pc->prior_rinfo.actor);
+		}
+	}
+	ids_uniq(&cids);
+	ids_uniq(&aids);
+	/* the diff's own rows need no lookup */
+	size_t k = 0;
+	for (size_t i = 0; i < cids.n; i++) {
+		const struct mrow *r = idx_one(&w->comment_id, cids.v[i], 0);
+		if (!(r && r->a))
+			cids.v[k++] = cids.v[i];
+	}
+	cids.n = k;
+	for (size_t i = 0; i < aids.n; i++) {
+		const struct mrow *r = idx_one(&w->actor_id, aids.v[i], 0);
+		if (!(r && r->a))
+			ids_add(&need_a, aids.v[i]);
+	}
+	if (!cids.n && !aids.n)
+		goto out;
+
+	/* which of the tables and columns this wiki has (and this account may
+	 * read: information_schema lists only those) */
+	buf_addstr(&q, "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = X'");
+	for (const char *p = w->db; *p; p++)
+		buf_addf(&q, "%02x", (unsigned char)*p);
+	buf_addstr(&q, "' AND TABLE_NAME IN ('comment', 'actor', 'user', 'user_groups')");
+	if ((rc = src_query(c, q.p, row_schema, l, e)))
+		goto out;
+
+	if (l->t_comment && cids.n) {
+		buf_reset(&q);
+		buf_addstr(&q, "SELECT comment_id, comment_text");
+		q_from(&q, w->db, "comment");
+		buf_addstr(&q, "comment_id");
+		if ((rc = query_in(c, q.p, "", &cids, row_comment, l, e)))
+			goto out;
+		if (l->nc)
+			qsort(l->c, l->nc, sizeof(*l->c), i64_cmp);
+	}
+	if (l->t_actor && need_a.n) {
+		buf_reset(&q);
+		buf_addstr(&q, "SELECT actor_id, actor_user, actor_name");
+		q_from(&q, w->db, "actor");
+		buf_addstr(&q, "actor_id");
+		if ((rc = query_in(c, q.p, "", &need_a, row_actor, l, e)))
+			goto out;
+		if (l->na)
+			qsort(l->a, l->na, sizeof(*l->a), i64_cmp);
+	}
+
+	for (size_t i = 0; i < aids.n; i++) {
+		struct actor_v a;
+		if (actor_get(w, aids.v[i], &a) && a.has_user)
+			ids_add(&uids, a.user);
+	}
+	ids_uniq(&uids);
+	/* a user row of the diff stands in for the lookup only when it carries
+	 * every column the lookup would read */
+	const struct sd_table *ut = w->user.t;
+	l->diff_user_full = ut && (!l->c_reg || col_of(ut, "user_registration") >= 0) &&
+			    (!l->c_edits || col_of(ut, "user_editcount") >= 0) &&
+			    (!l->c_temp || col_of(ut, "user_is_temp") >= 0) &&
+			    (!(l->c_token && l->c_email) ||
+			     (col_of(ut, "user_token") >= 0 && col_of(ut, "user_email") >= 0));
+	for (size_t i = 0; i < uids.n; i++) {
+		const struct mrow *r = l->diff_user_full ? idx_one(&w->user_id, uids.v[i], 0) : NULL;
+		if (!(r && r->a))
+			ids_add(&need_u, uids.v[i]);
+	}
+	if (l->t_user && need_u.n) {
+		buf_reset(&q);
+		buf_addstr(&q, "SELECT user_id, ");
+		buf_addstr(&q, l->c_reg ? "user_registration, " : "NULL, ");
+		buf_addstr(&q, l->c_edits ? "user_editcount, " : "NULL, ");
+		buf_addstr(&q, l->c_temp ? "user_is_temp, " : "NULL, ");
+		/* computed server-side: the token itself never leaves the database */
+		buf_addstr(&q, l->c_token && l->c_email
+				       ? "(LENGTH(user_email) = 0 AND TRIM(TRAILING X'00' FROM user_token) = '" INVALID_TOKEN
+					 "')"
+				       : "NULL");
+		q_from(&q, w->db, "user");
+		buf_addstr(&q, "user_id");
+		if ((rc = query_in(c, q.p, "", &need_u, row_user, l, e)))
+			goto out;
+		if (l->nu)
+			qsort(l->u, l->nu, sizeof(*l->u), i64_cmp);
+	}
+	if (l->t_groups) {
+		struct buf tail = BUF_INIT;
+		if (l->c_expiry) {
+			/* expired memberships do not count (UserGroupManager); "now"
+			 * is the snapshot's time */
+			char now[15];
+			size_t nd = 0;
+			for (const char *p = w->snapshot_time; *p && nd < 14; p++)
+				if (*p >= '0' && *p <= '9')
+					now[nd++] = *p;
+			now[nd] = '\0';
+			if (nd == 14)
+				buf_addf(&tail, " AND (ug_expiry IS NULL OR ug_expiry > '%s')", now);
+			else
+				buf_addstr(&tail, " AND (ug_expiry IS NULL OR ug_expiry > "
+						  "DATE_FORMAT(UTC_TIMESTAMP(), '%Y%m%d%H%i%s'))");
+		}
+		buf_reset(&q);
+		buf_addstr(&q, "SELECT ug_user, ug_group");
+		q_from(&q, w->db, "user_groups");
+		buf_addstr(&q, "ug_user");
+		rc = query_in(c, q.p, tail.p ? tail.p : "", &uids, row_group, l, e);
+		buf_release(&tail);
+		if (rc)
+			goto out;
+		if (l->ng)
+			qsort(l->g, l->ng, sizeof(*l->g), group_cmp);
+		l->groups = true;
+	}
+out:
+	buf_release(&q);
+	free(cids.v);
+	free(aids.v);
+	free(need_a.v);
+	free(uids.v);
+	free(need_u.v);
+	return rc;
+}
+
+static void lk_release(struct lk *l)
+{
+	for (size_t i = 0; i < l->nc; i++)
+		free(l->c[i].p);
+	for (size_t i = 0; i < l->na; i++)
+		free(l->a[i].name);
+	for (size_t i = 0; i < l->ng; i++)
+		free(l->g[i].p);
+	free(l->c);
+	free(l->a);
+	free(l->u);
+	free(l->g);
+	memset(l, 0, sizeof(*l));
 }
 
 /* ---- derivation ---------------------------------------------------------- */
@@ -1327,15 +1855,25 @@ int mw_after_deliver(void *ctx, struct run_env *env, const struct run_group_view
 			page_deleted(&w, &w.page.rows[i]);
 	orphan_visibility(&w);
 
-	qsort(w.evs, w.nev, sizeof(*w.evs), ev_cmp);
-	if (w.nev)
+	/* env->src is inside the run's snapshot while this hook runs */
+	if (w.npc && env->src && (rc = lookups(&w, env->src, e))) {
+		sderr_prefix(e, "page_change lookups");
+		goto out;
+	}
+	for (size_t i = 0; i < w.npc; i++)
+		render_pc(&w, &w.pcs[i]);
+	if (w.nev) {
+		qsort(w.evs, w.nev, sizeof(*w.evs), ev_cmp);
 		rc = deliver(&w, env, page_tv->info, e);
+	}
 out:
 	for (size_t i = 0; i < w.nev; i++) {
 		free(w.evs[i].key);
 		free(w.evs[i].value);
 	}
 	free(w.evs);
+	free(w.pcs);
+	lk_release(&w.lk);
 	free(w.moved);
 	struct midx *ixs[] = { &w.page_id, &w.rev_id, &w.rev_page, &w.ar_rev, &w.ar_page,
 			       &w.slot_rev, &w.comment_id, &w.actor_id, &w.user_id };

@@ -32,6 +32,7 @@ class Wiki:
         mariadb.load_wiki(db, pages=pages, revs_per_page=2, seed=seed)
         self.log_path = self.tmp / "actions.jsonl"
         self.w = wikiload.Wiki(mariadb.connect(db), db, seed=seed, action_log=str(self.log_path))
+        self.has_groups = False
         self.sink = self.tmp / "events.jsonl"
         page = {"page": {"ignore_columns": ["page_touched", "page_links_updated"]}} \
             if ignore_touched else "page"
@@ -271,8 +272,9 @@ def test_import_of_old_revisions(wiki):
     revs = [x["rev_id"] for x in r["revisions"]]
     assert [e["revision"]["rev_id"] for e in evs] == revs
     assert evs[0]["revision"]["rev_dt"] == _iso(r["revisions"][0]["ts"])
-    # the imported>Importer actor is new in this run, so its name is known
-    assert evs[0]["revision"]["editor"] == {"user_text": "imported>Importer", "is_temp": False}
+    # an imported actor has no user row: a name and nothing special
+    assert evs[0]["revision"]["editor"] == {"user_text": "imported>Importer", "is_temp": False,
+                                            "is_bot": False, "is_system": False}
     # MediaWiki sets page_is_new 0 for imports; the page row follows the newest
     assert wiki.sql("SELECT page_latest FROM page WHERE page_id=%s", r["page_id"])[0][0] == revs[-1]
 
@@ -304,6 +306,194 @@ def test_suppressed_delete_hides_performer(wiki):
     r = e["revision"]
     assert not (r["is_content_visible"] or r["is_comment_visible"] or r["is_editor_visible"])
     assert "rev_sha1" not in r and "rev_size" not in r
+
+
+# ---------------------------------------------------------------------------- who and why
+# MediaWiki shares comment rows and reuses actor/user rows, so most events
+# refer to rows that did not change in the run: the differ looks them up in
+# the run's snapshot.
+
+def user_entity(w, actor_id):
+    """The user entity an event should carry for actor_id, by direct SQL."""
+    aid, uid, name = w.sql("SELECT actor_id, actor_user, actor_name FROM actor WHERE actor_id=%s",
+                           actor_id)[0]
+    if uid is None:
+        return {"user_text": wikiload.title_text(name), "is_temp": False, "is_bot": False,
+                "is_system": False}
+    reg, edits, temp = w.sql("SELECT user_registration, user_editcount, user_is_temp FROM user "
+                             "WHERE user_id=%s", uid)[0]
+    u = {"user_id": uid, "user_text": wikiload.title_text(name), "is_temp": bool(temp),
+         "is_system": False, "edit_count": edits}
+    if reg:
+        u["registration_dt"] = _iso(reg.decode())
+    if w.has_groups:
+        groups = sorted(g.decode() for (g,) in w.sql(
+            "SELECT ug_group FROM user_groups WHERE ug_user=%s AND (ug_expiry IS NULL OR "
+            "ug_expiry > DATE_FORMAT(UTC_TIMESTAMP(), '%%Y%%m%%d%%H%%i%%s'))", uid))
+        u["groups"], u["is_bot"] = groups, "bot" in groups
+    return u
+
+
+def registered_actor(w, n=0):
+    """An existing (loaded, not temp) user's actor id: a row no run will see change."""
+    return w.sql("SELECT actor_id FROM actor JOIN user ON user_id=actor_user WHERE user_is_temp=0 "
+                 "ORDER BY actor_id LIMIT 1 OFFSET %s", n)[0][0]
+
+
+def existing_comment(w, n=0):
+    return w.sql("SELECT comment_text FROM comment WHERE comment_text <> '' ORDER BY comment_id "
+                 "LIMIT 1 OFFSET %s", n)[0][0].decode()
+
+
+def test_edit_by_existing_user_with_reused_comment(wiki):
+    actor = registered_actor(wiki)
+    text = existing_comment(wiki)
+    n_comments = wiki.sql("SELECT COUNT(*) FROM comment")[0][0]
+    e1 = wikiload.edit_page(wiki.w, page_id=3, comment=text, actor=actor)
+    assert wiki.sql("SELECT COUNT(*) FROM comment")[0][0] == n_comments     # the row was reused
+    evs = wiki.run()
+    assert kinds(evs) == ["edit"]
+    e = evs[0]
+    assert e["revision"]["rev_id"] == e1["rev_id"]
+    assert e["comment"] == text and e["revision"]["comment"] == text
+    want = user_entity(wiki, actor)
+    assert e["performer"] == want and e["revision"]["editor"] == want
+    assert "groups" not in want                # no user_groups table: groups unknown, left out
+    a = wiki.actions()[-1]
+    assert (e["performer"]["user_text"], e["comment"]) == (a["performer"], a["comment"])
+
+
+def test_log_kinds_carry_log_performer_and_comment(wiki):
+    """move, delete, undelete, visibility_change: the log row's actor and
+    comment, all existing rows."""
+    actors = [registered_actor(wiki, i) for i in range(3)]
+    ip = wiki.sql("SELECT actor_id FROM actor WHERE actor_user IS NULL ORDER BY actor_id LIMIT 1")[0][0]
+    title6 = wiki.sql("SELECT page_title FROM page WHERE page_id=6")[0][0]
+    ns6 = wiki.sql("SELECT page_namespace FROM page WHERE page_id=6")[0][0]
+    wikiload.delete_page(wiki.w, page_id=6, reason=existing_comment(wiki, 1), actor=actors[0])
+    assert kinds(wiki.run()) == ["delete"]
+    wikiload.move_page(wiki.w, page_id=2, to="Moved_by_existing", actor=actors[1])
+    wikiload.delete_page(wiki.w, page_id=5, reason=existing_comment(wiki, 2), actor=ip)
+    wikiload.undelete_page(wiki.w, title=title6, namespace=ns6, reason=existing_comment(wiki, 1),
+                           actor=actors[2])
+    wikiload.revdel(wiki.w, page_id=10, bits=6, reason=existing_comment(wiki, 3), actor=actors[0])
+    acts = {a["page_id"]: a for a in wiki.actions()[-4:]}
+    evs = wiki.run()
+    assert sorted(kinds(evs)) == ["delete", "move", "undelete", "visibility_change"]
+    by_actor = {2: actors[1], 5: ip, 6: actors[2], 10: actors[0]}
+    for e in evs:
+        pid = e["page"]["page_id"]
+        a = acts[pid]
+        assert e["comment"] == a["comment"], e
+        assert e["performer"] == user_entity(wiki, by_actor[pid]), e
+        assert e["performer"]["user_text"] == a["performer"]
+    mv = next(e for e in evs if e["page_change_kind"] == "move")
+    # the dummy revision carries the move summary and the mover as editor
+    assert mv["revision"]["comment"] == mv["comment"]
+    assert mv["revision"]["editor"] == mv["performer"]
+    vis = next(e for e in evs if e["page_change_kind"] == "visibility_change")
+    assert "comment" not in vis["revision"] and "editor" not in vis["revision"]   # bits 2|4
+    un = next(e for e in evs if e["page_change_kind"] == "undelete")
+    # the restored revision keeps its own (old, unchanged) comment and editor
+    rc, ra = wiki.sql("SELECT rev_comment_id, rev_actor FROM revision WHERE rev_id=%s",
+                      un["revision"]["rev_id"])[0]
+    assert un["revision"]["comment"] == wikiload.title_text(
+        wiki.sql("SELECT comment_text FROM comment WHERE comment_id=%s", rc)[0][0])
+    assert un["revision"]["editor"] == user_entity(wiki, ra)
+
+
+def test_suppression_and_hidden_editor_still_hold(wiki):
+    """Lookups do not bring back what suppression or rev_deleted hides."""
+    actor = registered_actor(wiki)
+    wikiload.delete_page(wiki.w, page_id=4, suppress=True, reason=existing_comment(wiki), actor=actor)
+    ed = wikiload.edit_page(wiki.w, page_id=3, comment=existing_comment(wiki, 1), actor=actor)
+    wiki.sql("UPDATE revision SET rev_deleted=6 WHERE rev_id=%s", ed["rev_id"])
+    evs = wiki.run()
+    assert sorted(kinds(evs)) == ["delete", "edit"]
+    d = next(e for e in evs if e["page_change_kind"] == "delete")
+    assert "performer" not in d and "comment" not in d
+    assert "comment" not in d["revision"] and "editor" not in d["revision"]
+    e = next(e for e in evs if e["page_change_kind"] == "edit")
+    assert "comment" not in e and "performer" not in e
+    assert "comment" not in e["revision"] and "editor" not in e["revision"]
+
+
+def test_groups_bot_and_system_user(wiki):
+    # MediaWiki's user_groups (tables.json); a wiki without it gets no groups
+    wiki.sql("CREATE TABLE user_groups (ug_user INT UNSIGNED DEFAULT 0 NOT NULL, "
+             "ug_group VARBINARY(255) DEFAULT '' NOT NULL, ug_expiry VARBINARY(14) DEFAULT NULL, "
+             "INDEX ug_group (ug_group), INDEX ug_expiry (ug_expiry), PRIMARY KEY(ug_user, ug_group)) "
+             "ENGINE=InnoDB DEFAULT CHARSET=binary")
+    wiki.has_groups = True
+    bot, plain = registered_actor(wiki, 0), registered_actor(wiki, 1)
+    bot_uid = wiki.sql("SELECT actor_user FROM actor WHERE actor_id=%s", bot)[0][0]
+    wiki.sql("INSERT INTO user_groups VALUES (%s,'sysop',NULL),(%s,'bot',NULL),"
+             "(%s,'checkuser','20010101000000'),(%s,'interface-admin','20991231000000')",
+             bot_uid, bot_uid, bot_uid, bot_uid)
+    # User::newSystemUser: invalid token, no e-mail (BINARY(32) pads the token)
+    wiki.sql("INSERT INTO user (user_name, user_real_name, user_password, user_newpassword, user_email, "
+             "user_touched, user_token, user_registration, user_editcount, user_is_temp) VALUES "
+             "('MediaWiki default', '', '', '', '', '20200101000000', '*** INVALID ***', "
+             "'20200101000000', 0, 0)")
+    sys_uid = wiki.sql("SELECT user_id FROM user WHERE user_name='MediaWiki default'")[0][0]
+    wiki.sql("INSERT INTO actor (actor_user, actor_name) VALUES (%s, 'MediaWiki default')", sys_uid)
+    sys_actor = wiki.sql("SELECT actor_id FROM actor WHERE actor_user=%s", sys_uid)[0][0]
+    assert wiki.run() == []         # the new user and actor rows: no page_change, but in state now
+
+    wikiload.edit_page(wiki.w, page_id=2, comment=existing_comment(wiki), actor=bot)
+    wikiload.edit_page(wiki.w, page_id=3, comment=existing_comment(wiki), actor=plain)
+    wikiload.edit_page(wiki.w, page_id=7, comment=existing_comment(wiki), actor=sys_actor)
+    evs = {e["page"]["page_id"]: e for e in wiki.run()}
+    b = evs[2]["performer"]
+    assert b["groups"] == ["bot", "interface-admin", "sysop"] and b["is_bot"] is True
+    assert b == user_entity(wiki, bot)
+    p = evs[3]["performer"]
+    assert p["groups"] == [] and p["is_bot"] is False and p["is_system"] is False
+    s = evs[7]["performer"]
+    assert s["is_system"] is True and s["user_text"] == "MediaWiki default"
+    assert s["groups"] == [] and s["is_bot"] is False
+    assert s["registration_dt"] == "2020-01-01T00:00:00Z" and s["edit_count"] == 0
+
+
+def test_renamed_user_in_the_same_run(wiki):
+    """The actor row changed in this run: its new name, from the diff."""
+    actor = registered_actor(wiki)
+    old = wiki.sql("SELECT actor_name FROM actor WHERE actor_id=%s", actor)[0][0]
+    wikiload.edit_page(wiki.w, page_id=3, comment=existing_comment(wiki), actor=actor)
+    wikiload.rename_user(wiki.w, old=old, new="Renamed ünïcode")
+    evs = wiki.run()
+    assert kinds(evs) == ["edit"]
+    assert evs[0]["performer"]["user_text"] == "Renamed ünïcode"
+    assert evs[0]["performer"] == user_entity(wiki, actor)
+
+
+def test_binary_comment_and_name(wiki):
+    """Bytes that are not UTF-8 become U+0080..U+00FF (docs/page_change.md)."""
+    cid = wiki.w.comment(b"summary \xff\xfe end")
+    wiki.sql("UPDATE actor SET actor_name=%s WHERE actor_id=%s", b"Bin\xe9ry", registered_actor(wiki))
+    text = wiki.sql("SELECT comment_text FROM comment WHERE comment_id=%s", cid)[0][0]
+    assert wiki.run() == []          # both rows now old: the next run looks them up
+    wikiload.edit_page(wiki.w, page_id=3, comment=text, actor=registered_actor(wiki))
+    e = wiki.run()[0]
+    assert e["comment"] == "summary \xff\xfe end"
+    assert e["performer"]["user_text"] == "Bin\xe9ry"
+
+
+def test_lookups_in_chunks(wiki):
+    """More ids than one IN list holds (1000): every comment is still found."""
+    n = 1003
+    texts = [f"pre-existing summary {i}" for i in range(n)]
+    for t in texts:
+        wiki.w.comment(t)
+    assert wiki.run() == []
+    pages = [r[0] for r in wiki.sql("SELECT page_id FROM page ORDER BY page_id")]
+    for i, t in enumerate(texts):
+        wikiload.edit_page(wiki.w, page_id=pages[i % len(pages)], comment=t)
+    evs = wiki.run()
+    assert len(evs) == n
+    assert sorted(e["comment"] for e in evs) == sorted(texts)
+    assert all(e["revision"]["comment"] == e["comment"] for e in evs)
+    assert all("user_text" in e["performer"] for e in evs)
 
 
 # ---------------------------------------------------------------------------- crash / rerun
@@ -371,6 +561,20 @@ def test_random_workload_matches_action_log(mariadb, db_name, tmp_path, snapdiff
             for e in evs:
                 if e["page"]["page_id"] in simple and e["page_change_kind"] != "delete":
                     assert e["revision"]["rev_id"] in rev_ids
+            # who and why: the action's summary and performer (a later rename
+            # in the same round shows, as the snapshot has the new name)
+            for e in evs:
+                pid = e["page"]["page_id"]
+                if pid not in simple:
+                    continue
+                i, a = next((i, a) for i, a in enumerate(acts) if pid in
+                            {a.get(k) for k in ("page_id", "redirect_page_id", "old_page_id")})
+                name = a["performer"]
+                for r in acts[i + 1:]:
+                    if r["kind"] == "rename_user" and r["old_name"] == name:
+                        name = r["name"]
+                assert e.get("comment") == a["comment"], (a, e)
+                assert e["performer"]["user_text"] == name, (a, e)
             # edits: per page in rev_id order
             per_page = {}
             for e in evs:
