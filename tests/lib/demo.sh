@@ -5,6 +5,8 @@
 # deletes and moves, and shows the commands to run. The server is stopped at the
 # end unless DEMO_KEEP=1 (then its directory and `tests/lib/mariadb.sh stop DIR`
 # are printed).
+# With DEMO_KAFKA=1 a real single-node Kafka (tests/lib/kafka.sh) is started too and
+# the events also go to it; the demo ends by consuming them back with kcat.
 # Environment: DEMO_DIR (default: a new /tmp/snapdiff-demo.XXXXXX), DEMO_PAGES (200),
 # DEMO_REVS (3), DEMO_SEED (1), DEMO_KEEP, SNAPDIFF_BIN (default ./snapdiff).
 set -euo pipefail
@@ -73,10 +75,20 @@ tables:
   - logging
   - categorylinks
   - page_props
+mediawiki:
+  page_change: true
+  domains: {$DEMO_DB: en.wikipedia.org}
 sinks:
   - type: jsonl
     path: $DEMO_DIR/events.jsonl
 YAML
+    if [[ -n "${KAFKA_BOOTSTRAP:-}" ]]; then
+        cat >>"$CONFIG" <<YAML
+  - type: kafka
+    brokers: $KAFKA_BOOTSTRAP
+    topic_prefix: demo
+YAML
+    fi
     cat "$CONFIG"
 }
 
@@ -113,24 +125,54 @@ demo_show_events() {
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]
 evs = [json.loads(l) for l in lines]
-for e in evs:
+rows = [e for e in evs if "op" in e]
+pcs = [e for e in evs if "page_change_kind" in e]
+print("row events (%d):" % len(rows))
+for e in rows:
     img = e.get("after") or {}
     hint = ""
     for col in ("page_title", "rev_page", "ar_title", "comment_text", "log_type"):
         if col in img:
             hint = "%s=%s" % (col, json.dumps(img[col], ensure_ascii=False)[:40])
             break
-    print("%-6s %-10s %-40s %s" % (e["op"], e["table"], json.dumps(e["key"]), hint))
-print("\none event in full:")
-pick = next((e for e in evs if e["table"] == "page" and e["op"] == "update"), evs[0] if evs else None)
+    print("  %-6s %-10s %-40s %s" % (e["op"], e["table"], json.dumps(e["key"]), hint))
+print("\nMediaWiki page_change events (%d):" % len(pcs))
+for e in pcs:
+    p = e["page"]
+    prior = e.get("prior_state", {}).get("page", {})
+    extra = (" (was %s)" % prior["page_title"]) if "page_title" in prior else ""
+    print("  %-18s page %-4s %s%s  rev %s  by %s: %s" % (
+        e["page_change_kind"], p["page_id"], p["page_title"], extra,
+        e["revision"]["rev_id"], (e.get("performer") or {}).get("user_text", "?"),
+        (e["revision"].get("comment") or "")[:50]))
+pick = next((e for e in pcs if e["page_change_kind"] == "move"), pcs[0] if pcs else None)
 if pick:
+    print("\none page_change event in full:")
     print(json.dumps(pick, indent=2, ensure_ascii=False))
 PY
 }
 
+demo_start_kafka() {
+    say "starting a single-node Apache Kafka (KRaft) in $DEMO_DIR/kafka"
+    KAFKA_BOOTSTRAP=$("$ROOT/tests/lib/kafka.sh" start "$DEMO_DIR/kafka" | tail -1)
+    export KAFKA_BOOTSTRAP
+}
+
+demo_show_kafka() {
+    say "the same events, read back from Kafka topic demo.$DEMO_DB.page"
+    show "kcat -b $KAFKA_BOOTSTRAP -C -t demo.$DEMO_DB.page -e -f '%k %s\n' | tail -3"
+    kcat -b "$KAFKA_BOOTSTRAP" -C -t "demo.$DEMO_DB.page" -e -q -f '%k  %s\n' 2>/dev/null | tail -3 | cut -c1-200
+}
+
+demo_cleanup() {
+    [[ -n "${KAFKA_BOOTSTRAP:-}" ]] && "$ROOT/tests/lib/kafka.sh" stop "$DEMO_DIR/kafka" >/dev/null 2>&1
+    demo_stop_db
+}
+
 demo_main() {
     [[ -x "$SNAPDIFF" ]] || { echo "demo: $SNAPDIFF is not built (make snapdiff)" >&2; exit 1; }
-    trap demo_stop_db EXIT
+    trap demo_cleanup EXIT
+    [[ -n "${DEMO_KAFKA:-}" ]] && demo_start_kafka
     demo_start_db
     demo_load
     demo_config
@@ -149,9 +191,8 @@ demo_main() {
     say "state"
     show "snapdiff status --config $CONFIG"
     "$SNAPDIFF" status --config "$CONFIG"
-    if [[ -x "$SNAPDIFF" ]] && [[ -n "${DEMO_KAFKA:-}" ]]; then
-        say "(Kafka: set sinks to a kafka sink in $CONFIG to emit the same events to a broker)"
-    fi
+    [[ -n "${KAFKA_BOOTSTRAP:-}" ]] && demo_show_kafka
+    return 0
 }
 
 demo_main "$@"
