@@ -316,9 +316,10 @@ TEST(kafka_sink_emit_doc_goes_to_its_stream)
 	struct sd_run_info drun = run;
 	drun.run_id = "w.page_change.3";
 	drun.tbl = "page_change";
+	static const char key[] = "{\"wiki_id\":\"w\",\"page_id\":7}", value[] = "{\"meta\":{}}";
 	struct sd_doc d = { .stream = "unit.page_change.v1",
-			    .key = "{\"wiki_id\":\"w\",\"page_id\":7}", .key_len = 29,
-			    .value = "{\"meta\":{}}", .value_len = 11 };
+			    .key = key, .key_len = sizeof(key) - 1,
+			    .value = value, .value_len = sizeof(value) - 1 };
 	memset(d.id, 0xab, 16);
 	CHECK_INT(sink_kafka_ops.begin(st, &drun, &e), SD_OK);
 	CHECK_INT(sink_kafka_ops.emit_doc(st, &drun, &d, &e), SD_OK);
