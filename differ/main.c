@@ -116,10 +116,46 @@ static void add_result(struct buf *tables, struct run_counts *tot, const char *d
 	buf_addch(tables, '}');
 }
 
+/* kcat's -X key=value: a librdkafka property for every kafka sink, applied
+ * after the file's own properties so the command line wins. */
+static int add_kafka_property(struct cfg *cfg, const char *kv, struct sderr *e)
+{
+	const char *eq = strchr(kv, '=');
+	if (!eq || eq == kv)
+		return sderr_set(e, SD_ERR_USAGE, "-X wants key=value, got '%s'", kv);
+	if (!strncmp(kv, "sasl.password", (size_t)(eq - kv)) || strstr(kv, "password="))
+		return sderr_set(e, SD_ERR_USAGE, "-X: secrets never go on the command line; use "
+				 "sasl_password_env or sasl_password_file in the configuration");
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->n_sinks; i++) {
+		struct cfg_sink *s = &cfg->sinks[i];
+		if (s->type != CFG_SINK_KAFKA)
+			continue;
+		n++;
+		size_t j;
+		for (j = 0; j < s->n_properties; j++)
+			if (strlen(s->properties[j].key) == (size_t)(eq - kv) &&
+			    !strncmp(s->properties[j].key, kv, (size_t)(eq - kv)))
+				break;
+		if (j < s->n_properties) {
+			free(s->properties[j].value);
+			s->properties[j].value = xstrdup(eq + 1);
+			continue;
+		}
+		s->properties = xrealloc(s->properties, (s->n_properties + 1) * sizeof(*s->properties));
+		s->properties[s->n_properties].key = xstrndup(kv, (size_t)(eq - kv));
+		s->properties[s->n_properties].value = xstrdup(eq + 1);
+		s->n_properties++;
+	}
+	if (!n)
+		return sderr_set(e, SD_ERR_USAGE, "-X %s: the configuration has no kafka sink", kv);
+	return SD_OK;
+}
+
 static void usage_run(FILE *f)
 {
 	fprintf(f, "usage: snapdiff run [--config FILE] [--db DB]... [--table TABLE]... [--dry-run]\n"
-		   "                    [--allow-mass-delete] [--full] [--quiet]\n");
+		   "                    [--allow-mass-delete] [--full] [--quiet] [-X kafka.property=value]...\n");
 }
 
 static int cmd_run(int argc, char **argv)
@@ -136,12 +172,15 @@ static int cmd_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL;
+	char **props = xcalloc((size_t)argc, sizeof(char *));
+	size_t nprops = 0;
 	char **dbs = xcalloc((size_t)argc, sizeof(char *)), **tbls = xcalloc((size_t)argc, sizeof(char *));
 	size_t ndb = 0, ntbl = 0;
 	struct run_opts ro = { 0 };
 	int quiet = 0, c;
-	while ((c = getopt_long(argc, argv, "c:d:t:nMFqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:d:t:nMFqhX:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'X': props[nprops++] = optarg; break;
 		case 'c': config = optarg; break;
 		case 'd': dbs[ndb++] = optarg; break;
 		case 't': tbls[ntbl++] = optarg; break;
@@ -149,8 +188,8 @@ static int cmd_run(int argc, char **argv)
 		case 'M': ro.allow_mass_delete = true; break;
 		case 'F': ro.full = true; break;
 		case 'q': quiet = 1; break;
-		case 'h': usage_run(stdout); free(dbs); free(tbls); return 0;
-		default: usage_run(stderr); free(dbs); free(tbls); return SD_ERR_USAGE;
+		case 'h': usage_run(stdout); free(dbs); free(tbls); free(props); return 0;
+		default: usage_run(stderr); free(dbs); free(tbls); free(props); return SD_ERR_USAGE;
 		}
 	}
 	if (optind < argc) {
@@ -167,6 +206,8 @@ static int cmd_run(int argc, char **argv)
 	struct sink *sinks = NULL;
 	size_t nsinks = 0;
 	int rc = cfg ? SD_OK : e.code;
+	for (size_t i = 0; !rc && i < nprops; i++)
+		rc = add_kafka_property(cfg, props[i], &e);
 	/* filters must name configured things: a typo must not be a silent no-op */
 	for (size_t i = 0; !rc && i < ndb; i++) {
 		if (!in_filter(cfg->databases, cfg->n_databases, dbs[i]))
@@ -284,6 +325,7 @@ static int cmd_run(int argc, char **argv)
 	cfg_free(cfg);
 	free(dbs);
 	free(tbls);
+	free(props);
 	return rc;
 }
 

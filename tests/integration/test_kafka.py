@@ -544,3 +544,23 @@ def test_bad_property_is_a_config_error(kafka, kdb, tmp_path, request):
     rc, s, err = run(cfg)
     assert rc == 3, (rc, err)
     assert "sink 'kafka' property 'compression.type'" in err
+
+
+def test_cli_X_properties_override_the_file(kafka, kdb, tmp_path, request):
+    """kcat-style -X key=value reaches librdkafka after the file's properties:
+    a bad value fails like one in the file, a good one overrides it, and a
+    password is refused on the command line."""
+    db = kdb.fresh_db(request)
+    kdb.exec(db, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)")
+    cfg = write_config(kdb, tmp_path, db, ["t"], [kafka.sink(
+        request, properties={"compression.type": "brotli"})])
+    rc, s, err = run(cfg)
+    assert rc == 3 and "'compression.type'" in err, err
+    rc, s, err = run(cfg, "-X", "compression.type=lz4", "-X", "linger.ms=5")
+    assert rc == 0, err
+    msgs = kafka.wait_for(f"{Broker.prefix(request)}.{db}.t", 2)
+    assert sorted(m.json_key["id"] for m in msgs) == [1, 2]
+    rc, s, err = run(cfg, "-X", "compression.type=lz4", "-X", "nosuch.property=1")
+    assert rc == 3 and "nosuch.property" in err, err
+    rc, s, err = run(cfg, "-X", "sasl.password=hunter2")
+    assert rc == 2 and "hunter2" not in err and "sasl_password_env" in err, err
