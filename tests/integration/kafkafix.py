@@ -55,12 +55,15 @@ class Message:
         return self.headers.get("snapdiff-op")
 
 
-def kcat_consume(bootstrap, topic, *, read_committed=False, timeout=60):
+def kcat_consume(bootstrap, topic, *, read_committed=False, timeout=60, limit=None):
     """Every message of topic (all partitions, from the beginning, up to the
-    current end), in partition then offset order. A topic that does not exist
-    yields []. read_committed hides aborted and open transactions."""
+    current end), in partition then offset order; at most `limit` when given.
+    A topic that does not exist yields []. read_committed hides aborted and
+    open transactions."""
     cmd = ["kcat", "-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-J", "-Z", "-q",
            "-X", "topic.metadata.refresh.interval.ms=1000"]
+    if limit:
+        cmd += ["-c", str(limit)]
     # librdkafka's consumers default to read_committed: say it either way
     cmd += ["-X", "isolation.level=" + ("read_committed" if read_committed else "read_uncommitted")]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

@@ -500,10 +500,12 @@ def test_broker_stopped_mid_delivery(kafka_own, kdb, tmp_path, request):
     proc = subprocess.Popen([snapdiff_bin(), "run", "--config", str(cfg)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
+    # poll for ONE message: reading the whole topic each time could take
+    # longer than the rest of the run
     while proc.poll() is None and time.monotonic() < deadline:
-        if b.consume(topic):
+        if b.consume(topic, limit=1):
             break
-        time.sleep(0.2)
+        time.sleep(0.1)
     assert proc.poll() is None, "the run finished before the broker could be stopped"
     b.stop()
     out, err = proc.communicate(timeout=120)
