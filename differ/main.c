@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cmd_lake.h"
 #include "config.h"
 #include "encode.h"
 #include "log.h"
@@ -492,6 +493,7 @@ static const struct command {
 	{ "status", cmd_status, "per-table last run, lag and counts from the state" },
 	{ "scheduler", scheduler_main, "run the configured tables on their schedules; /metrics, /status (docs/scheduler.md)" },
 	{ "config", cmd_config, "config check: validate and print the configuration; config doc" },
+	{ "lake", cmd_lake, "lake orphans|expire|compact: Iceberg lake maintenance (docs/lake.md)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "this list" },
 };

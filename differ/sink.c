@@ -26,9 +26,23 @@ int sinks_open(const struct cfg *cfg, struct sink **out, size_t *n, struct sderr
 {
 	static struct cfg_sink stdout_sink = { .type = CFG_SINK_JSONL, .name = (char *)"stdout",
 					       .path = (char *)"-" };
-	size_t count = cfg->n_sinks ? cfg->n_sinks : 1;
-	struct sink *s = xcalloc(count, sizeof(*s));
-	for (size_t i = 0; i < count; i++) {
+	static struct cfg_sink lake_sink = { .name = (char *)"lake" };
+	/* the lake is a sink too; with the lake alone, no stdout default (the
+	 * events of a first load would bury the summary) */
+	size_t count = cfg->n_sinks ? cfg->n_sinks : cfg->lake.enabled ? 0 : 1;
+	size_t total = count + (cfg->lake.enabled ? 1 : 0);
+	struct sink *s = xcalloc(total ? total : 1, sizeof(*s));
+	for (size_t i = 0; i < total; i++) {
+		if (i == count) {
+			s[i].conf = &lake_sink;
+			s[i].ops = &sink_lake_ops;
+			int rc = s[i].ops->open(&s[i].state, &lake_sink, cfg, e);
+			if (rc) {
+				sinks_close(s, i);
+				return rc;
+			}
+			continue;
+		}
 		const struct cfg_sink *conf = cfg->n_sinks ? &cfg->sinks[i] : &stdout_sink;
 		s[i].conf = conf;
 		s[i].ops = find_ops(conf->type);
@@ -43,7 +57,7 @@ int sinks_open(const struct cfg *cfg, struct sink **out, size_t *n, struct sderr
 		}
 	}
 	*out = s;
-	*n = count;
+	*n = total;
 	return SD_OK;
 }
 

@@ -114,5 +114,6 @@ void sinks_close(struct sink *sinks, size_t n);
 
 extern const struct sink_ops sink_jsonl_ops;
 extern const struct sink_ops sink_kafka_ops;
+extern const struct sink_ops sink_lake_ops;
 
 #endif

@@ -2041,3 +2041,126 @@ int ice_orphan_files(struct ice_table *t, int64_t older_than_ms, char ***uris, s
 	json_decref(seen);
 	return rc;
 }
+
+/* ---- rollback of the newest snapshot (added for the lake sink) ---- */
+
+/*
+ * Undoing a commit whose caller never recorded it (snapdiff's crash between
+ * the lake commit and the state commit) must leave no trace readers could
+ * time-travel to, so the snapshot is removed from the metadata instead of
+ * only moving main back as Java's rollbackTo does; its files become orphans.
+ */
+int ice_rollback_current(struct ice_table *t, int64_t snapshot_id, struct sderr *e)
+{
+	if (!t->cat)
+		return sderr_set(e, SD_ERR_SINK, "table loaded from a file is read-only");
+	for (int attempt = 0;; attempt++) {
+		if (ice_table_current_snapshot(t) != snapshot_id)
+			return sderr_set(e, SD_ERR_SINK,
+					 "rollback: snapshot %lld is not the current one of %s",
+					 (long long)snapshot_id, t->name ? t->name : "table");
+		json_t *s = snapshot_by_id(t->meta, snapshot_id);
+		int64_t parent = jint(s, "parent-snapshot-id", -1);
+		json_t *m = json_deep_copy(t->meta);
+		json_t *snaps = json_object_get(m, "snapshots");
+		size_t i;
+		json_t *x;
+		json_array_foreach(snaps, i, x) {
+			if (jint(x, "snapshot-id", -1) == snapshot_id) {
+				json_array_remove(snaps, i);
+				break;
+			}
+		}
+		json_t *slog = json_object_get(m, "snapshot-log");
+		for (i = json_array_size(slog); i-- > 0;)
+			if (jint(json_array_get(slog, i), "snapshot-id", -1) == snapshot_id)
+				json_array_remove(slog, i);
+		json_t *refs = json_object_get(m, "refs");
+		if (parent >= 0 && snapshot_by_id(m, parent)) {
+			json_object_set_new(m, "current-snapshot-id", json_integer(parent));
+			json_t *main_ref = json_object();
+			json_object_set_new(main_ref, "snapshot-id", json_integer(parent));
+			json_object_set_new(main_ref, "type", json_string("branch"));
+			if (json_is_object(refs))
+				json_object_set_new(refs, "main", main_ref);
+			else
+				json_decref(main_ref);
+		} else {
+			json_object_set_new(m, "current-snapshot-id", json_integer(-1));
+			if (json_is_object(refs))
+				json_object_del(refs, "main");
+		}
+		int64_t ts = now_ms();
+		if (ts < jint(t->meta, "last-updated-ms", 0))
+			ts = jint(t->meta, "last-updated-ms", 0);
+		json_object_set_new(m, "last-updated-ms", json_integer(ts));
+		log_metadata(m, t->meta, t->meta_loc);
+		int rc = commit_metadata(t, m, e);
+		json_decref(m);
+		if (rc != CAT_CONFLICT || attempt >= DEFAULT_RETRIES)
+			return rc;
+		rc = ice_refresh(t, e);
+		if (rc)
+			return rc;
+	}
+}
+
+/* ---- live files of the current snapshot (added for lake compaction) ---- */
+
+int ice_live_files(struct ice_table *t, struct ice_live_file **out, size_t *n, struct sderr *e)
+{
+	*out = NULL;
+	*n = 0;
+	int64_t cur = ice_table_current_snapshot(t);
+	if (cur < 0)
+		return 0;
+	json_t *list;
+	int rc = read_list(t, snapshot_by_id(t->meta, cur), &list, e);
+	if (rc)
+		return rc;
+	size_t i;
+	json_t *lm;
+	json_array_foreach(list, i, lm) {
+		json_t *entries;
+		rc = read_avro(t->io, jstr(lm, "manifest_path"), &entries, e);
+		if (rc)
+			break;
+		resolve_inherited(entries, lm);
+		size_t j;
+		json_t *en;
+		json_array_foreach(entries, j, en) {
+			if (jint(en, "status", 0) == 2)
+				continue;
+			json_t *df = json_object_get(en, "data_file");
+			*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+			struct ice_live_file *f = &(*out)[(*n)++];
+			memset(f, 0, sizeof(*f));
+			f->path = xstrdup(jstr(df, "file_path"));
+			f->content = (int)jint(df, "content", 0);
+			f->record_count = jint(df, "record_count", 0);
+			f->file_size = jint(df, "file_size_in_bytes", 0);
+			f->sequence_number = jint(en, "sequence_number", 0);
+			json_t *pv = t->part.active ? json_object_get(json_object_get(df, "partition"),
+								      t->part.name) : NULL;
+			if (json_is_string(pv))
+				f->partition = xstrdup(json_string_value(pv));
+			else if (json_is_integer(pv)) {
+				char tmp[32];
+				snprintf(tmp, sizeof(tmp), "%lld", (long long)json_integer_value(pv));
+				f->partition = xstrdup(tmp);
+			}
+		}
+		json_decref(entries);
+	}
+	json_decref(list);
+	return rc;
+}
+
+void ice_live_files_free(struct ice_live_file *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].path);
+		free(v[i].partition);
+	}
+	free(v);
+}

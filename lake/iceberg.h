@@ -228,4 +228,26 @@ int ice_orphan_files(struct ice_table *t, int64_t older_than_ms, char ***uris, s
 /* Positive random 63-bit id, as Java makes snapshot ids. */
 int64_t ice_random_id(void);
 
+/*
+ * Removes snapshot_id, which must be the current snapshot, from the table:
+ * main and current-snapshot-id go back to its parent (none if it has none),
+ * and the snapshot leaves the snapshot list and log, so its files become
+ * orphans (ice_orphan_files). Last-sequence-number is kept. For undoing a
+ * commit its writer never recorded (the lake sink's crash recovery).
+ */
+int ice_rollback_current(struct ice_table *t, int64_t snapshot_id, struct sderr *e);
+
+/* A live (data or position-delete) file of the current snapshot. */
+struct ice_live_file {
+	char *path;
+	int content;          /* enum ice_content */
+	int64_t record_count;
+	int64_t file_size;
+	int64_t sequence_number;
+	char *partition;      /* identity partition value as text (strings as is), or NULL */
+};
+/* Every live file of the current snapshot (none when it has no snapshot). */
+int ice_live_files(struct ice_table *t, struct ice_live_file **out, size_t *n, struct sderr *e);
+void ice_live_files_free(struct ice_live_file *v, size_t n);
+
 #endif
