@@ -14,6 +14,9 @@
  * ColumnChunk metadata is encoded at once, so the footer needs no per-page
  * bookkeeping. Nothing is ever seeked: the sink may be a pipe or an upload.
  */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "parquet.h"
 #include "thrift.h"
 
@@ -341,12 +344,11 @@ static int is_nan(const struct column *c, const unsigned char *v)
 
 /* -------------------------------------------------------------- dictionary */
 
+/* xxh3, not a byte-at-a-time FNV: the dictionary probe is the writer's hot
+ * spot, and FNV's low bits (the slot) cluster for sequential integers */
 static uint32_t hash_bytes(const unsigned char *p, size_t n)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
+	return (uint32_t)XXH3_64bits(p, n);
 }
 
 static void dict_reset(struct column *c, int on)
