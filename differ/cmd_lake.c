@@ -16,6 +16,7 @@
  * that table writes positions meanwhile.
  */
 #include "cmd_lake.h"
+#include "run.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -174,32 +175,6 @@ static int do_expire(const struct cfg *cfg, struct cat *cat, int64_t older_ms, i
 
 /* ---- compaction ---- */
 
-static int take_lock(const char *state_path, const char *db, const char *tbl, int *fd,
-		     struct sderr *e)
-{
-	/* the same lock file as differ/run.c's, so runs and compaction exclude each other */
-	struct buf p = BUF_INIT;
-	buf_addf(&p, "%s.locks", state_path);
-	mkdir(p.p, 0755);
-	buf_addch(&p, '/');
-	for (const char *s = db; *s; s++)
-		buf_addf(&p, (*s == '/' || *s == '%' || *s == '.') ? "%%%02x" : "%c", (unsigned char)*s);
-	buf_addch(&p, '.');
-	for (const char *s = tbl; *s; s++)
-		buf_addf(&p, (*s == '/' || *s == '%' || *s == '.') ? "%%%02x" : "%c", (unsigned char)*s);
-	buf_addstr(&p, ".lock");
-	*fd = open(p.p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	int rc = SD_OK;
-	if (*fd < 0)
-		rc = sderr_set(e, SD_ERR_STATE, "cannot open lock file '%s': %s", p.p, strerror(errno));
-	else if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
-		close(*fd);
-		*fd = -1;
-		rc = sderr_set(e, SD_ERR_BUSY, "'%s.%s' is being run by another snapdiff process", db, tbl);
-	}
-	buf_release(&p);
-	return rc;
-}
 
 struct cfile {
 	const char *path;
@@ -553,7 +528,7 @@ static int do_compact(const struct cfg *cfg, struct cat *cat, const char *only_t
 			if (only_db && strcmp(only_db, wiki) != 0)
 				continue;
 			int fd;
-			rc = take_lock(cfg->state_path, wiki, tbl, &fd, e);
+			rc = run_lock_table(cfg->state_path, wiki, tbl, &fd, e);
 			if (rc)
 				break;
 			/* fresh metadata under the lock */

@@ -410,7 +410,7 @@ out:
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int take_lock(const char *state_path, const char *db, const char *tbl, int *fd, struct sderr *e)
+int run_lock_table(const char *state_path, const char *db, const char *tbl, int *fd, struct sderr *e)
 {
 	struct buf p = BUF_INIT;
 	buf_addf(&p, "%s.locks", state_path);
@@ -575,7 +575,7 @@ static int trun_prepare(struct run_env *env, const char *db, struct trun *r)
 	struct ctx *x = &r->x;
 	struct sderr *e = &r->err;
 	int rc;
-	if ((rc = take_lock(cfg->state_path, db, r->tc->name, &r->lock_fd, e))) {
+	if ((rc = run_lock_table(cfg->state_path, db, r->tc->name, &r->lock_fd, e))) {
 		if (rc == SD_ERR_BUSY)
 			r->res->status = "skipped";
 		return rc;

@@ -93,6 +93,12 @@ int run_table(struct run_env *env, const char *db, const struct cfg_table *tc, s
 int run_group(struct run_env *env, const char *db, const struct cfg_table *const *tcs, size_t n,
 	      struct run_result *res);
 
+/* Takes the exclusive (database, table) lock every writer of that table's
+ * state uses (runs, the scheduler's children, lake compaction): flock on
+ * <state>.locks/<db>.<table>.lock. SD_ERR_BUSY when someone else holds it;
+ * the lock lasts until *fd is closed (or the process dies). */
+int run_lock_table(const char *state_path, const char *db, const char *tbl, int *fd, struct sderr *e);
+
 /* Writes the counters as JSON members (no braces). */
 void run_counts_json(struct buf *b, const struct run_counts *n);
 
