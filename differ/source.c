@@ -410,16 +410,9 @@ int src_introspect(struct src_conn *c, const char *db, const char *tbl,
 	}
 	t->schema_hash = XXH3_64bits_digest(h);
 	XXH3_freeState(h);
-
-	for (size_t j = 0; j < nall; j++) {
-		free(all[j].name);
-		free(all[j].data_type);
-		free(all[j].column_type);
-		free(all[j].charset);
-	}
-	free(all);
 	*out = t;
-	return SD_OK;
+	rc = SD_OK;
+	/* columns moved into t were zeroed in all[], so one cleanup serves both */
 fail:
 	if (r)
 		mysql_free_result(r);
