@@ -134,6 +134,11 @@ int sched_child_start(struct sched *s, struct job *j, const char *trigger)
 	pid_t pid, parent = getpid();
 	const char *argv[] = { s->run_command, "run", "--config", s->config_path,
 			       "--db", j->db, "--table", j->table, NULL };
+	/* page_change derives page events from all of a wiki's tables in one
+	 * snapshot: the job runs the whole database (the other tables' jobs of
+	 * the same tick then find it locked and count as skipped) */
+	if (s->cfg && s->cfg->mediawiki.page_change)
+		argv[6] = NULL;
 
 	new_attempt_id(s, j->attempt_id, sizeof j->attempt_id);
 	if (pipe2(pfd, O_CLOEXEC) < 0) {

@@ -7,6 +7,8 @@
 # are printed).
 # With DEMO_KAFKA=1 a real single-node Kafka (tests/lib/kafka.sh) is started too and
 # the events also go to it; the demo ends by consuming them back with kcat.
+# With DEMO_SCHEDULER=1 the demo ends with a minute (DEMO_SCHEDULER_SECONDS) of the
+# scheduler daemon running micro-batches every 5 s while wikiload keeps editing.
 # Environment: DEMO_DIR (default: a new /tmp/snapdiff-demo.XXXXXX), DEMO_PAGES (200),
 # DEMO_REVS (3), DEMO_SEED (1), DEMO_KEEP, SNAPDIFF_BIN (default ./snapdiff).
 set -euo pipefail
@@ -194,6 +196,46 @@ print("mediawiki.page__changelog:", ", ".join(f"{k[0]} {k[1]}={v}" for k, v in s
 PY
 }
 
+# A minute of micro-batches: the daemon runs every table every 5 s while the
+# wiki keeps changing; /metrics shows what it picked up.
+demo_scheduler() {
+    local secs="${DEMO_SCHEDULER_SECONDS:-60}" port
+    port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    say "the scheduler daemon: micro-batches every 5 s for ${secs}s while the wiki is edited"
+    sed -e 's/^defaults:.*//' "$CONFIG" >"$DEMO_DIR/scheduled.yaml"
+    cat >>"$DEMO_DIR/scheduled.yaml" <<YAML
+defaults:
+  every: 5
+  jitter: 1
+scheduler:
+  listen: 127.0.0.1:$port
+YAML
+    show "snapdiff scheduler --config $DEMO_DIR/scheduled.yaml"
+    "$SNAPDIFF" scheduler --config "$DEMO_DIR/scheduled.yaml" 2>"$DEMO_DIR/scheduler.log" &
+    local sched=$!
+    "${WIKILOAD[@]}" random --socket "$MARIADB_SOCKET" --db "$DEMO_DB" --seed 7 \
+        --count $((secs * 2)) --pause 0.5 >/dev/null &
+    local load=$!
+    local t=0
+    while (( t < secs )); do
+        sleep 10
+        t=$((t + 10))
+        printf '  after %3ss: ' "$t"
+        "$PY" - "$port" <<'PY'
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
+val = lambda name: sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith(name))
+print("%d runs, %d changes picked up" % (val("snapdiff_runs_total"), val("snapdiff_changes_total")))
+PY
+    done
+    show "GET http://127.0.0.1:$port/metrics  (freshness per table)"
+    "$PY" -c 'import sys, urllib.request; print("\n".join(l for l in urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode().splitlines() if l.startswith("snapdiff_freshness_lag_seconds"))[:600])' "$port"
+    kill "$load" 2>/dev/null || true
+    kill -TERM "$sched" 2>/dev/null || true
+    wait "$sched" 2>/dev/null || true
+    "$SNAPDIFF" status --config "$CONFIG" | head -6
+}
+
 demo_cleanup() {
     [[ -n "${KAFKA_BOOTSTRAP:-}" ]] && "$ROOT/tests/lib/kafka.sh" stop "$DEMO_DIR/kafka" >/dev/null 2>&1
     demo_stop_db
@@ -223,6 +265,7 @@ demo_main() {
     "$SNAPDIFF" status --config "$CONFIG"
     [[ -n "${KAFKA_BOOTSTRAP:-}" ]] && demo_show_kafka
     demo_show_lake
+    [[ -n "${DEMO_SCHEDULER:-}" ]] && demo_scheduler
     return 0
 }
 
