@@ -68,6 +68,12 @@ $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
+# pqwrite times lake/parquet.c itself, so it links the writer's objects
+$(BUILD)/bench/pqwrite: bench/pqwrite.c $(BUILD)/lake/parquet.o $(BUILD)/lake/thrift.o \
+		$(BUILD)/differ/buf.o $(BUILD)/differ/error.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 deps:
 	@tests/lib/deps.sh
 
