@@ -238,8 +238,6 @@ static int cmd_run(int argc, char **argv)
 			       .opts = ro, .stop = &stop_requested };
 	if (!quiet && isatty(STDERR_FILENO))
 		env.progress_fn = progress;
-	double t0 = (double)time(NULL);
-	(void)t0;
 	size_t ntab = cfg ? cfg->n_tables : 0;
 	const struct cfg_table **group = xcalloc(ntab ? ntab : 1, sizeof(*group));
 	struct run_result *results = xcalloc(ntab ? ntab : 1, sizeof(*results));
