@@ -6,6 +6,7 @@ rows MariaDB holds, and the changelog exactly the emitted events. Every step's
 snapshot id is kept, and at the end ONE SparkSession reads every step back by
 time travel (VERSION AS OF), so Spark checks all steps and time travel at once.
 """
+import importlib
 import json
 import os
 
@@ -14,7 +15,7 @@ import pytest
 import lakecheck as lc
 import wikiload
 
-pyiceberg_sql = pytest.importorskip("pyiceberg.catalog.sql")
+pyiceberg_sql = importlib.import_module("pyiceberg.catalog.sql")
 
 TABLES = ["page", "revision", "alltypes"]
 

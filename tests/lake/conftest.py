@@ -11,7 +11,7 @@ import lakegen  # noqa: E402
 @pytest.fixture(scope="session")
 def gen(tmp_path_factory):
     if not lakegen.cc_available():
-        pytest.skip("no C compiler and no SNAPDIFF_LAKE_GEN")
+        pytest.fail("no C compiler and no SNAPDIFF_LAKE_GEN")
     return lakegen.build(tmp_path_factory.mktemp("lakegen"))
 
 
@@ -22,7 +22,7 @@ import icefix  # noqa: E402
 @pytest.fixture(scope="session")
 def icegen(tmp_path_factory):
     if not lakegen.cc_available():
-        pytest.skip("no C compiler and no SNAPDIFF_ICE_GEN")
+        pytest.fail("no C compiler and no SNAPDIFF_ICE_GEN")
     return icefix.build(tmp_path_factory.mktemp("icegen"))
 
 

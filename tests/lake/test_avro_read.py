@@ -6,6 +6,7 @@ taken from the Parquet writer), a partitioned sample manifest and the
 manifest list; the metadata JSON is written here, since producing it is not
 the file writers' job.
 """
+import importlib
 import json
 import os
 import time
@@ -15,7 +16,7 @@ import pytest
 
 import lakegen
 
-fastavro = pytest.importorskip("fastavro")
+fastavro = importlib.import_module("fastavro")
 
 ROWS = 3000
 
@@ -168,7 +169,7 @@ def write_metadata(d):
 
 
 def test_pyiceberg_scan(table_dir):
-    pytest.importorskip("pyiceberg")
+    importlib.import_module("pyiceberg")
     from pyiceberg.expressions import EqualTo, GreaterThan, LessThan
     from pyiceberg.table import StaticTable
     codec, d, meta = table_dir
@@ -200,7 +201,7 @@ def test_pyiceberg_scan(table_dir):
 
 
 def test_pyiceberg_manifest_reader(table_dir):
-    pytest.importorskip("pyiceberg")
+    importlib.import_module("pyiceberg")
     from pyiceberg.io.pyarrow import PyArrowFileIO
     from pyiceberg.manifest import ManifestContent, ManifestFile, read_manifest_list
     codec, d, meta = table_dir

@@ -2,6 +2,7 @@
 history as the SQLite tests, committed to a throwaway server started with
 tests/lib/mariadb.sh, then read by pyiceberg's SqlCatalog over PyMySQL.
 A server that cannot start fails the test (it does not skip)."""
+import importlib
 import shutil
 import subprocess
 
@@ -14,7 +15,7 @@ MARIADB_SH = icefix.ROOT / "tests" / "lib" / "mariadb.sh"
 
 @pytest.fixture(scope="module")
 def mariadb(tmp_path_factory):
-    pytest.importorskip("pymysql")
+    importlib.import_module("pymysql")
     d = tmp_path_factory.mktemp("mariadb")
     res = subprocess.run([str(MARIADB_SH), "start", str(d)], capture_output=True, text=True)
     if res.returncode != 0:
@@ -28,7 +29,7 @@ def mariadb(tmp_path_factory):
 
 
 def test_mariadb_catalog(icegen, mariadb, tmp_path):
-    pytest.importorskip("pyiceberg")
+    importlib.import_module("pyiceberg")
     from pyiceberg.catalog.sql import SqlCatalog
     wh = f"file://{tmp_path}/warehouse"
     out = icefix.run(icegen, "scenario", f"mariadb:{mariadb}:root:icecat:{wh}",

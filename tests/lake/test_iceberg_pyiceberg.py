@@ -6,6 +6,7 @@ rows icefix.expected() computes (time travel by snapshot id), summaries must
 carry the counters and snapdiff.run-id, and files written before the schema
 change must read as null in the added column.
 """
+import importlib
 import json
 import sqlite3
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 import icefix
 
-pyiceberg = pytest.importorskip("pyiceberg")
+pyiceberg = importlib.import_module("pyiceberg")
 from pyiceberg.catalog.sql import SqlCatalog  # noqa: E402
 from pyiceberg.table import StaticTable  # noqa: E402
 
