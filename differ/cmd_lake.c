@@ -102,50 +102,13 @@ static void free_names(char **v, size_t n)
 	free(v);
 }
 
-static int do_orphans(const struct cfg *cfg, struct cat *cat, int64_t older_ms, int del,
-		      struct sderr *e)
-{
-	char **names;
-	size_t nn, total = 0, removed = 0;
-	lake_names(cfg, NULL, &names, &nn);
-	int rc = SD_OK;
-	for (size_t i = 0; !rc && i < nn; i++) {
-		struct ice_table *t;
-		rc = ice_load(cat, cfg->lake.namespace_, names[i], &t, e);
-		if (rc == CAT_NOT_FOUND) {
-			rc = SD_OK;
-			continue;
-		}
-		if (rc)
-			break;
-		char **uris;
-		size_t n;
-		rc = ice_orphan_files(t, now_ms() - older_ms, &uris, &n, e);
-		for (size_t j = 0; !rc && j < n; j++) {
-			printf("%s\n", uris[j]);
-			total++;
-			if (del) {
-				struct sderr e2;
-				if (fio_remove(cat_fio(cat), uris[j], &e2) == 0)
-					removed++;
-				else
-					fprintf(stderr, "snapdiff: warning: %s\n", e2.msg);
-			}
-		}
-		for (size_t j = 0; j < n; j++)
-			free(uris[j]);
-		free(uris);
-		ice_table_free(t);
-	}
-	free_names(names, nn);
-	if (!rc)
-		fprintf(stderr, "%zu orphan file(s)%s\n", total,
-			del ? (removed == total ? ", deleted" : ", some not deleted") : "");
-	return rc;
-}
+/* Calls fn for every lake table of the configuration that exists (a table
+ * whose first run has not happened yet has none), stopping at an error. */
+typedef int (*lake_table_fn)(const struct cfg *cfg, struct cat *cat, const char *name,
+			     struct ice_table *t, void *ctx, struct sderr *e);
 
-static int do_expire(const struct cfg *cfg, struct cat *cat, int64_t older_ms, int keep,
-		     struct sderr *e)
+static int each_lake_table(const struct cfg *cfg, struct cat *cat, lake_table_fn fn, void *ctx,
+			   struct sderr *e)
 {
 	char **names;
 	size_t nn;
@@ -160,17 +123,81 @@ static int do_expire(const struct cfg *cfg, struct cat *cat, int64_t older_ms, i
 		}
 		if (rc)
 			break;
-		struct ice_expire_opts o = { .older_than_ms = now_ms() - older_ms,
-					     .retain_last = keep, .delete_files = 1 };
-		struct ice_expire_result r = { 0 };
-		rc = ice_expire(t, &o, &r, e);
-		if (!rc)
-			printf("{\"table\":\"%s.%s\",\"snapshots_expired\":%zu,\"files_deleted\":%zu}\n",
-			       cfg->lake.namespace_, names[i], r.snapshots_expired, r.files_deleted);
+		rc = fn(cfg, cat, names[i], t, ctx, e);
 		ice_table_free(t);
 	}
 	free_names(names, nn);
 	return rc;
+}
+
+struct orphans_ctx {
+	int64_t older_ms;
+	int del;
+	size_t total, removed;
+};
+
+static int orphans_of(const struct cfg *cfg, struct cat *cat, const char *name, struct ice_table *t,
+		      void *ctx, struct sderr *e)
+{
+	(void)cfg;
+	(void)name;
+	struct orphans_ctx *o = ctx;
+	char **uris;
+	size_t n;
+	int rc = ice_orphan_files(t, now_ms() - o->older_ms, &uris, &n, e);
+	for (size_t j = 0; !rc && j < n; j++) {
+		printf("%s\n", uris[j]);
+		o->total++;
+		if (o->del) {
+			struct sderr e2;
+			if (fio_remove(cat_fio(cat), uris[j], &e2) == 0)
+				o->removed++;
+			else
+				fprintf(stderr, "snapdiff: warning: %s\n", e2.msg);
+		}
+	}
+	for (size_t j = 0; j < n; j++)
+		free(uris[j]);
+	free(uris);
+	return rc;
+}
+
+static int do_orphans(const struct cfg *cfg, struct cat *cat, int64_t older_ms, int del,
+		      struct sderr *e)
+{
+	struct orphans_ctx o = { older_ms, del, 0, 0 };
+	int rc = each_lake_table(cfg, cat, orphans_of, &o, e);
+	if (!rc)
+		fprintf(stderr, "%zu orphan file(s)%s\n", o.total,
+			del ? (o.removed == o.total ? ", deleted" : ", some not deleted") : "");
+	return rc;
+}
+
+struct expire_ctx {
+	int64_t older_ms;
+	int keep;
+};
+
+static int expire_of(const struct cfg *cfg, struct cat *cat, const char *name, struct ice_table *t,
+		     void *ctx, struct sderr *e)
+{
+	(void)cat;
+	struct expire_ctx *x = ctx;
+	struct ice_expire_opts o = { .older_than_ms = now_ms() - x->older_ms,
+				     .retain_last = x->keep, .delete_files = 1 };
+	struct ice_expire_result r = { 0 };
+	int rc = ice_expire(t, &o, &r, e);
+	if (!rc)
+		printf("{\"table\":\"%s.%s\",\"snapshots_expired\":%zu,\"files_deleted\":%zu}\n",
+		       cfg->lake.namespace_, name, r.snapshots_expired, r.files_deleted);
+	return rc;
+}
+
+static int do_expire(const struct cfg *cfg, struct cat *cat, int64_t older_ms, int keep,
+		     struct sderr *e)
+{
+	struct expire_ctx x = { older_ms, keep };
+	return each_lake_table(cfg, cat, expire_of, &x, e);
 }
 
 /* ---- compaction ---- */
