@@ -8,18 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct sink_ops *sink_types[] = {
-	&sink_jsonl_ops,
-	&sink_kafka_ops,
+/* indexed by cfg_sink_type; the lake is added by sinks_open when enabled */
+static const struct sink_ops *const sink_types[] = {
+	[CFG_SINK_JSONL] = &sink_jsonl_ops,
+	[CFG_SINK_KAFKA] = &sink_kafka_ops,
 };
 
 static const struct sink_ops *find_ops(enum cfg_sink_type type)
 {
-	const char *name = type == CFG_SINK_JSONL ? "jsonl" : type == CFG_SINK_KAFKA ? "kafka" : "";
-	for (size_t i = 0; i < sizeof(sink_types) / sizeof(sink_types[0]); i++)
-		if (strcmp(sink_types[i]->type, name) == 0)
-			return sink_types[i];
-	return NULL;
+	if ((size_t)type >= sizeof(sink_types) / sizeof(sink_types[0]))
+		return NULL;
+	return sink_types[type];
 }
 
 int sinks_open(const struct cfg *cfg, struct sink **out, size_t *n, struct sderr *e)
