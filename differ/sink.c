@@ -6,7 +6,6 @@
 #include "sink.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 /* indexed by cfg_sink_type; the lake is added by sinks_open when enabled */
 static const struct sink_ops *const sink_types[] = {
